@@ -1,0 +1,32 @@
+# make env: create or update .venv (idempotent). make run: the whole workflow on config.yaml.
+# make test: the test suite. Versions are pinned in pyproject.toml only.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_PIN := $(shell grep -oE '"torch==[^"]+"' pyproject.toml | tr -d '"')
+CORES ?= 2
+
+.PHONY: env run test bench clean
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, from the pin, so that nothing pulls a CUDA build.
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: env
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all
+
+test: env
+	$(BIN)/python -m pytest
+
+bench: env
+	$(BIN)/python bench/prep.py
+
+clean:
+	rm -rf results logs .snakemake

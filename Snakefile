@@ -1,0 +1,22 @@
+# Distillery: the distillation-source study (a-m-team, 2025, arXiv 2505.14464) as one workflow.
+# Rules are declarations; the logic is in the distillery/ package. See README.md and DESIGN.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/queries.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.query_shards.output.shards,
+        rules.query_report.output,

@@ -1,0 +1,1 @@
+"""Distillery: distillation-source study as a Snakemake workflow."""

@@ -1,0 +1,61 @@
+"""Reading and writing the workflow's files: atomic, so a killed job never leaves half an artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def _atomic_target(path: str | os.PathLike) -> tuple[Path, str]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    return path, tmp
+
+
+def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
+    path, tmp = _atomic_target(path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_parquet(path: str | os.PathLike, schema: pa.Schema | None = None) -> pa.Table:
+    table = pq.read_table(path)
+    return table.cast(schema) if schema is not None else table
+
+
+def write_json(obj, path: str | os.PathLike) -> None:
+    path, tmp = _atomic_target(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_json(path: str | os.PathLike):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    path, tmp = _atomic_target(path)
+    try:
+        Path(tmp).write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

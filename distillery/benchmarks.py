@@ -1,0 +1,35 @@
+"""Evaluation benchmarks as plain items (id, text): what decontamination compares queries against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from distillery.schema import BENCHMARK_ITEM
+from distillery.sources import MISSING, SourceError, lookup, read_rows
+
+
+def load_items(name: str, spec: dict, base_dir: str | Path = ".") -> pa.Table:
+    """One benchmark's items; a row without the text or id field is an error naming the row."""
+    rows = {"benchmark": [], "item_id": [], "text": []}
+    for raw in read_rows({"name": name, **spec}, base_dir):
+        if raw.error is not None:
+            raise SourceError(f"benchmark {name!r}: {raw.error}")
+        text, item_id = lookup(raw.record, spec["text"]), lookup(raw.record, spec["id"])
+        if not isinstance(text, str) or not text.strip() or item_id is None or item_id is MISSING:
+            raise SourceError(f"benchmark {name!r} row {raw.row}: needs text field {spec['text']!r} "
+                              f"and id field {spec['id']!r}")
+        rows["benchmark"].append(name)
+        rows["item_id"].append(str(item_id))
+        rows["text"].append(text)
+    if not rows["text"]:
+        raise SourceError(f"benchmark {name!r}: no items")
+    return pa.table(rows, schema=BENCHMARK_ITEM)
+
+
+def load_benchmarks(names: list[str], specs: dict, base_dir: str | Path = ".") -> pa.Table:
+    missing = [n for n in names if n not in specs]
+    if missing:
+        raise SourceError(f"decontaminate.benchmarks names {missing}, not defined under benchmarks:")
+    return pa.concat_tables([load_items(n, specs[n], base_dir) for n in names])

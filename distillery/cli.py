@@ -1,0 +1,39 @@
+"""The ``distillery`` command: what users do outside the DAG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from distillery import prep_report
+from distillery.artifacts import read_json
+
+
+def _prep_report(args: argparse.Namespace) -> int:
+    queries_dir = Path(args.results) / "queries"
+    final = queries_dir / "report.json"
+    # The workflow's own report names exactly the current sources; otherwise show what exists so far.
+    summary = read_json(final) if final.exists() else prep_report.collect(*prep_report.discover(queries_dir))
+    if not summary["stages"]:
+        print(f"no query-preparation reports under {queries_dir}: run `snakemake results/queries/clean.parquet`",
+              file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2) if args.json else prep_report.to_markdown(summary), end="")
+    return 0 if summary["accounted"] else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="distillery", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prep-report", help="what each query-preparation stage kept and removed")
+    p.add_argument("--results", default="results", help="the workflow's results directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_prep_report)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Exact deduplication on canonical content.
+
+Two queries are duplicates when their canonical conversations are equal (see
+:mod:`distillery.canonical`), i.e. when their qids are equal. The first occurrence wins, in source
+priority order (the order of ``sources`` in the config), then row order within a source.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillery.schema import QUERY, reject_rows
+
+
+def first_occurrence(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """For every row, the index of the first row with the same key (vectorised, no Python loop)."""
+    encoded = pc.dictionary_encode(keys)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return first[inverse]
+
+
+def dedup(tables: list[pa.Table]) -> tuple[pa.Table, pa.Table, dict]:
+    """(kept, rejects, report) for sources given in priority order."""
+    queries = pa.concat_tables([t.select(QUERY.names).cast(QUERY) for t in tables]) if tables \
+        else QUERY.empty_table()
+    first = first_occurrence(queries.column("qid"))
+    keep = first == np.arange(len(queries))
+    kept = queries.filter(pa.array(keep))
+    dupes = queries.filter(pa.array(~keep))
+
+    # Name the surviving copy of each duplicate, so that a reject says what it duplicates.
+    winners = queries.take(pa.array(first[~keep]))
+    details = [f"duplicate of {q} kept from source {s!r} row {json.loads(m)['row']}" for q, s, m in zip(
+        *(winners.column(c).to_pylist() for c in ("qid", "source", "meta")))]
+    rejects = reject_rows(dupes, ["duplicate"] * len(dupes), details)
+
+    report = {
+        "rows_in": len(queries),
+        "kept": len(kept),
+        "rejected": len(rejects),
+        "reasons": {"duplicate": len(rejects)} if len(rejects) else {},
+        "by_source": _counts(queries, kept, "source"),
+        "by_category": _counts(queries, kept, "category"),
+    }
+    return kept, rejects, report
+
+
+def _counts(before: pa.Table, after: pa.Table, column: str) -> dict:
+    n_in = Counter(before.column(column).to_pylist())
+    n_out = Counter(after.column(column).to_pylist())
+    return {k: {"in": n_in[k], "kept": n_out[k], "removed": n_in[k] - n_out[k]} for k in sorted(n_in)}

@@ -1,0 +1,71 @@
+"""Arrow schemas of the query artifacts: one normalised shape for every source and category."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+CATEGORIES = ("math", "code", "science", "if", "chat", "general")
+ROLES = ("system", "user", "assistant")
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+TEST_CASE = pa.struct([("input", pa.string()), ("output", pa.string()), ("testtype", pa.string())])
+
+# One struct for every category; a field a category does not use is null.
+REFERENCE = pa.struct(
+    [
+        ("answer", pa.string()),  # math/science/general: final answer; science MCQ: the letter
+        ("options", pa.list_(pa.string())),  # MCQ choices, in letter order
+        ("tests", pa.list_(TEST_CASE)),  # code: functional (one JSON arg per line) or stdin
+        ("fn_name", pa.string()),  # code, call-based tests
+        ("instruction_id_list", pa.list_(pa.string())),  # IFEval
+        ("kwargs", pa.string()),  # IFEval: JSON list, one object per instruction
+    ]
+)
+
+QUERY = pa.schema(
+    [
+        ("qid", pa.string()),
+        ("source", pa.string()),
+        ("category", pa.string()),
+        ("messages", pa.list_(MESSAGE)),
+        ("reference", REFERENCE),
+        ("meta", pa.string()),  # JSON: source id, row number, extra source columns
+    ]
+)
+
+# Rows that never became queries: what was read, where, and why it was refused.
+INGEST_REJECT = pa.schema(
+    [
+        ("source", pa.string()),
+        ("row", pa.int64()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("record", pa.string()),  # the raw row, as JSON or as the undecodable line
+    ]
+)
+
+# Queries removed by a later stage keep every query column, plus why.
+QUERY_REJECT = pa.schema(list(QUERY) + [pa.field("reason", pa.string()), pa.field("detail", pa.string())])
+
+DECONTAMINATION_REJECT = pa.schema(
+    list(QUERY_REJECT)
+    + [
+        pa.field("benchmark", pa.string()),
+        pa.field("benchmark_item", pa.string()),
+        pa.field("similarity", pa.float32()),
+    ]
+)
+
+BENCHMARK_ITEM = pa.schema([("benchmark", pa.string()), ("item_id", pa.string()), ("text", pa.string())])
+
+
+def embedding_schema(key_fields: list[pa.Field], dim: int) -> pa.Schema:
+    return pa.schema(key_fields + [pa.field("embedding", pa.list_(pa.float16(), dim))])
+
+
+def reject_rows(queries: pa.Table, reason: list[str], detail: list[str], schema: pa.Schema = QUERY_REJECT,
+                **extra: list) -> pa.Table:
+    """Query rows turned into reject rows with their reasons (and stage-specific columns)."""
+    columns = {name: queries.column(name) for name in QUERY.names}
+    columns.update(reason=reason, detail=detail, **extra)
+    return pa.table(columns, schema=schema)

@@ -1,0 +1,20 @@
+"""Shards: the unit of GPU work. A query's shard is ``hash(qid) mod num_shards``, so adding queries
+touches few shards' contents and shard names are known before any data is read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillery.canonical import shard_names, shard_of
+from distillery.schema import QUERY
+
+
+def split(queries: pa.Table, num_shards: int) -> dict[str, pa.Table]:
+    """Shard name -> its queries, sorted by qid (so a shard's bytes depend only on its members)."""
+    queries = queries.select(QUERY.names).cast(QUERY)
+    queries = queries.take(pc.sort_indices(queries, [("qid", "ascending")]))
+    index = np.fromiter((shard_of(q, num_shards) for q in queries.column("qid").to_pylist()),
+                        dtype=np.int64, count=len(queries))
+    return {name: queries.filter(pa.array(index == i)) for i, name in enumerate(shard_names(num_shards))}

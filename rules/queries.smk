@@ -1,0 +1,160 @@
+# Query preparation: sources -> dedup -> filter -> decontaminate -> shards.
+
+
+rule ingest_source:
+    input:
+        lambda w: dataset_files(SOURCES[w.source]),
+    output:
+        queries=f"{Q}/raw/{{source}}.parquet",
+        rejects=f"{Q}/raw/{{source}}.rejects.parquet",
+        report=f"{Q}/raw/{{source}}.report.json",
+    params:
+        source=lambda w: SOURCES[w.source],
+        max_chars=config["ingest"]["max_chars"],
+        code=code_hash("distillery.sources"),
+    wildcard_constraints:
+        source=alternatives(SOURCES),
+    log:
+        "logs/queries/ingest_source/{source}.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/ingest_source.py"
+
+
+rule dedup_queries:
+    input:
+        expand(f"{Q}/raw/{{source}}.parquet", source=SOURCES),  # in priority order
+    output:
+        queries=f"{Q}/deduped.parquet",
+        rejects=f"{Q}/deduped.rejects.parquet",
+        report=f"{Q}/deduped.report.json",
+    params:
+        code=code_hash("distillery.dedup"),
+    log:
+        "logs/queries/dedup_queries.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/dedup_queries.py"
+
+
+rule filter_queries:
+    input:
+        f"{Q}/deduped.parquet",
+    output:
+        queries=f"{Q}/filtered.parquet",
+        rejects=f"{Q}/filtered.rejects.parquet",
+        report=f"{Q}/filtered.report.json",
+    params:
+        filters=config["filters"],
+        code=code_hash("distillery.filters"),
+    log:
+        "logs/queries/filter_queries.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/filter_queries.py"
+
+
+rule benchmark_items:
+    input:
+        [f for name in BENCHMARKS for f in dataset_files(config["benchmarks"][name])],
+    output:
+        f"{Q}/benchmark_items.parquet",
+    params:
+        benchmarks={name: config["benchmarks"][name] for name in BENCHMARKS},
+        code=code_hash("distillery.benchmarks"),
+    log:
+        "logs/queries/benchmark_items.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/benchmark_items.py"
+
+
+# Embeddings are artifacts of their own: changing the threshold re-runs only decontaminate. Queries
+# are embedded after dedup, not after filtering, so that re-tuning a filter does not re-embed either.
+rule embed_queries:
+    input:
+        f"{Q}/deduped.parquet",
+    output:
+        f"{Q}/embeddings/queries.parquet",
+    params:
+        embedding=config["embedding"],
+        code=code_hash("distillery.embed"),
+    threads: 2
+    log:
+        "logs/queries/embed_queries.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/embed.py"
+
+
+use rule embed_queries as embed_benchmarks with:
+    input:
+        f"{Q}/benchmark_items.parquet",
+    output:
+        f"{Q}/embeddings/benchmarks.parquet",
+    log:
+        "logs/queries/embed_benchmarks.log",
+
+
+rule decontaminate_queries:
+    input:
+        queries=f"{Q}/filtered.parquet",
+        query_embeddings=f"{Q}/embeddings/queries.parquet",
+        benchmark_items=f"{Q}/benchmark_items.parquet",
+        benchmark_embeddings=f"{Q}/embeddings/benchmarks.parquet",
+    output:
+        queries=f"{Q}/clean.parquet",
+        rejects=f"{Q}/clean.rejects.parquet",
+        report=f"{Q}/clean.report.json",
+    params:
+        threshold=config["decontaminate"]["threshold"],
+        exact=config["decontaminate"]["exact"],
+        code=code_hash("distillery.decontaminate", "distillery.embed"),
+    log:
+        "logs/queries/decontaminate_queries.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/decontaminate_queries.py"
+
+
+rule query_shards:
+    input:
+        f"{Q}/clean.parquet",
+    output:
+        shards=expand(f"{Q}/shards/{{shard}}.parquet", shard=SHARDS),
+        report=f"{Q}/shards.report.json",
+    params:
+        num_shards=len(SHARDS),
+        code=code_hash("distillery.shard"),
+    log:
+        "logs/queries/query_shards.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/query_shards.py"
+
+
+rule query_report:
+    input:
+        ingest=expand(f"{Q}/raw/{{source}}.report.json", source=SOURCES),
+        dedup=rules.dedup_queries.output.report,
+        filter=rules.filter_queries.output.report,
+        decontaminate=rules.decontaminate_queries.output.report,
+        shards=rules.query_shards.output.report,
+    output:
+        json=f"{Q}/report.json",
+        markdown=f"{Q}/report.md",
+    params:
+        code=code_hash("distillery.prep_report"),
+    log:
+        "logs/queries/query_report.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/query_report.py"

@@ -1,0 +1,20 @@
+from distillery.artifacts import read_parquet, write_json, write_parquet
+from distillery.decontaminate import decontaminate
+from distillery.embed import aligned_vectors
+from distillery.runlog import job_log
+
+with job_log(snakemake.log[0]) as log:
+    queries = read_parquet(snakemake.input.queries)
+    items = read_parquet(snakemake.input.benchmark_items)
+    kept, rejects, report = decontaminate(
+        queries,
+        aligned_vectors(read_parquet(snakemake.input.query_embeddings), queries, ["qid"]),
+        items,
+        aligned_vectors(read_parquet(snakemake.input.benchmark_embeddings), items, ["benchmark", "item_id"]),
+        threshold=snakemake.params.threshold,
+        exact=snakemake.params.exact,
+    )
+    log.info("%d in, %d kept, removed %s", report["rows_in"], report["kept"], report["reasons"])
+    write_parquet(kept, snakemake.output.queries)
+    write_parquet(rejects, snakemake.output.rejects)
+    write_json(report, snakemake.output.report)

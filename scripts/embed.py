@@ -1,0 +1,9 @@
+from distillery.artifacts import read_parquet, write_parquet
+from distillery.embed import embed_table, load_embedder
+from distillery.runlog import job_log, progress
+
+with job_log(snakemake.log[0]):
+    table = read_parquet(snakemake.input[0])
+    model = load_embedder(snakemake.params.embedding)
+    embeddings = embed_table(table, model, snakemake.params.embedding["batch_size"], progress("embed"))
+    write_parquet(embeddings, snakemake.output[0])
