@@ -38,8 +38,8 @@ DEFAULT_PATTERNS = {
 # or a turn ending on a comma, colon or opening bracket, was cut off.
 DANGLING_END = (r"(?i)(?:^|\n)[ \t]*(?:\S+[ \t]+){5,}(?:a|an|the|and|or|but|of|to|with|for|as|in|on|at|by"
                 r"|from|my|your|our|their|is|are|was|were|that|which|because|if|then)$|[,:;(\[{]$")
-# A code fence opened at the start of a line and never closed.
-FENCE = r"(?m)^[ \t]*```"
+# A line that is only a code fence (with its language); an odd number of them leaves one open.
+FENCE = r"(?m)^[ \t]*```[\w+#.-]*[ \t]*$"
 
 
 class _Columns:
@@ -65,7 +65,7 @@ class _Columns:
         last = offsets[1:] - 1
         has_turns = np.diff(offsets) > 0
         last = np.where(has_turns, last, 0)
-        self.last_text = content.take(pa.array(last)) if len(content) else pa.array([""] * self.n)
+        self.last_text = content.take(pa.array(last)) if len(content) else pa.array([""] * self.n, pa.string())
         self.last_is_user = has_turns & (is_user[last] if len(is_user) else False)
 
 

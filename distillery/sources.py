@@ -75,7 +75,7 @@ def read_rows(source: dict, base_dir: str | Path = ".") -> Iterator[RawRow]:
         else:
             raise SourceError(f"source {source['name']!r}: {path}: expected .jsonl or .parquet")
     else:
-        yield from _read_hf(source["hf"])
+        yield from _read_hf(source["name"], source["hf"])
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRow]:
@@ -114,12 +114,16 @@ def _read_parquet(path: Path) -> Iterator[RawRow]:
             row += 1
 
 
-def _read_hf(spec: dict) -> Iterator[RawRow]:
+def _read_hf(name: str, spec: dict) -> Iterator[RawRow]:
     """A Hugging Face dataset (hub id, or a local dataset folder); needs the hub unless cached."""
     import datasets
 
-    ds = datasets.load_dataset(spec["id"], name=spec.get("config"), split=spec.get("split", "train"),
-                               revision=spec.get("revision"))
+    try:
+        ds = datasets.load_dataset(spec["id"], name=spec.get("config"), split=spec.get("split", "train"),
+                                   revision=spec.get("revision"))
+    except Exception as e:  # the hub raises many kinds; all mean the same to the user
+        raise SourceError(f"source {name!r}: cannot load Hugging Face dataset {spec['id']!r} "
+                          f"({type(e).__name__}: {e}); is the hub reachable, or the dataset cached?") from e
     for row, record in enumerate(ds):
         yield RawRow(row, record)
 

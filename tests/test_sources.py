@@ -1,0 +1,140 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import write_jsonl
+from distillery.sources import SourceError, ingest
+
+MAX = 100_000
+
+
+def src(path, category="math", **fields):
+    return {"name": "s", "category": category, "path": str(path), "fields": {"meta": [], **fields}}
+
+
+def run(path, rows, category="math", max_chars=MAX, **fields):
+    write_jsonl(path, rows)
+    queries, rejects, report = ingest(src(path, category, **fields), max_chars)
+    assert report["rows_read"] == report["kept"] + report["rejected"] == len(queries) + len(rejects)
+    return queries.to_pylist(), rejects.to_pylist(), report
+
+
+def test_prompt_source_becomes_single_user_turn_with_reference(tmp_path):
+    queries, rejects, _ = run(tmp_path / "m.jsonl", [{"id": 7, "problem": "What is 2+2?", "answer": 4,
+                                                     "level": "easy"}],
+                              id="id", prompt="problem", answer="answer", meta=["level"])
+    assert not rejects
+    (q,) = queries
+    assert q["messages"] == [{"role": "user", "content": "What is 2+2?"}]
+    assert q["reference"]["answer"] == "4" and q["category"] == "math" and q["source"] == "s"
+    assert json.loads(q["meta"]) == {"source_id": 7, "row": 1, "level": "easy"}
+    assert len(q["qid"]) == 32
+
+
+def test_sharegpt_conversation_keeps_turns_and_drops_trailing_reply(tmp_path):
+    conv = [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"},
+            {"from": "human", "value": "Tell me a joke about cats."}, {"from": "gpt", "value": "..."}]
+    queries, _, _ = run(tmp_path / "c.jsonl", [{"c": conv, "sys": "Be funny."}], "chat",
+                        conversations="c", system="sys")
+    (q,) = queries
+    assert [m["role"] for m in q["messages"]] == ["system", "user", "assistant", "user"]
+    assert q["messages"][-1]["content"] == "Tell me a joke about cats."
+    assert json.loads(q["meta"])["dropped_trailing_assistant_turns"] == 1
+
+
+def test_openai_messages_with_text_parts_and_user_turn_lists(tmp_path):
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "Explain "}, {"type": "text", "text": "tides."}]}]
+    queries, _, _ = run(tmp_path / "o.jsonl", [{"m": msgs}], "general", messages="m")
+    assert queries[0]["messages"] == [{"role": "user", "content": "Explain tides."}]
+    queries, _, _ = run(tmp_path / "t.jsonl", [{"t": ["First question?", "And a follow-up?"]}], "chat", turns="t")
+    assert [m["role"] for m in queries[0]["messages"]] == ["user", "user"]
+
+
+def test_mcq_options_are_listed_and_index_answers_become_letters(tmp_path):
+    queries, _, _ = run(tmp_path / "s.jsonl", [{"q": "Which is a noble gas?", "opts": ["N", "Ne", "O"], "a": 1}],
+                        "science", prompt="q", options="opts", answer="a")
+    (q,) = queries
+    assert q["messages"][0]["content"].endswith("\n\nA. N\nB. Ne\nC. O")
+    assert q["reference"]["options"] == ["N", "Ne", "O"] and q["reference"]["answer"] == "B"
+
+
+def test_code_tests_from_json_string_and_nested_fn_name(tmp_path):
+    tests = json.dumps([{"input": "[1, 2]", "output": "3", "testtype": "functional"}])
+    queries, _, _ = run(tmp_path / "c.jsonl", [{"q": "Add the numbers in the list.", "tests": tests,
+                                               "metadata": json.dumps({"func_name": "add"}),
+                                               "starter": "class Solution:\n    def add(self, xs): ..."}],
+                        "code", prompt="q", tests="tests", fn_name="metadata.func_name", starter_code="starter")
+    ref = queries[0]["reference"]
+    assert ref["tests"] == [{"input": "[1, 2]", "output": "3", "testtype": "functional"}]
+    assert ref["fn_name"] == "add"
+    assert "```python\nclass Solution:" in queries[0]["messages"][0]["content"]
+
+
+def test_ifeval_kwargs_drop_nulls_and_must_match_instructions(tmp_path):
+    row = {"p": "Write a haiku without commas.", "ids": ["punctuation:no_comma", "length_constraints:number_words"],
+           "kw": [{"num_words": None}, {"relation": "at least", "num_words": 5}]}
+    bad = dict(row, ids=["punctuation:no_comma"])
+    queries, rejects, _ = run(tmp_path / "i.jsonl", [row, bad], "if", prompt="p", instruction_id_list="ids",
+                              kwargs="kw")
+    assert json.loads(queries[0]["reference"]["kwargs"]) == [{}, {"relation": "at least", "num_words": 5}]
+    assert [r["reason"] for r in rejects] == ["bad_kwargs"] and rejects[0]["row"] == 2
+
+
+def test_bad_rows_are_rejected_with_row_number_and_reason(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps({"problem": "What is 3 squared?"}).encode()
+    lines = [
+        good,
+        b'{"problem": "truncated',                        # 2 invalid JSON
+        b'"just a string"',                              # 3 not an object
+        json.dumps({"question": "wrong column"}).encode(),  # 4 missing field
+        b'{"problem": "caf\xe9 au lait"}',                # 5 invalid UTF-8
+        b"",                                             # blank: not a row
+        json.dumps({"problem": "x" * 10_000_000}).encode(),  # 7 a 10 MB query
+        json.dumps({"problem": {"nested": 1}}).encode(),  # 8 wrong type
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    queries, rejects, report = ingest(src(path, prompt="problem"), MAX)
+    assert len(queries) == 1 and report["rows_read"] == 7
+    by_row = {r["row"]: r for r in rejects.to_pylist()}
+    assert {row: r["reason"] for row, r in by_row.items()} == {
+        2: "invalid_json", 3: "not_an_object", 4: "missing_field", 5: "invalid_utf8", 7: "too_long", 8: "bad_type"}
+    assert "bad.jsonl:2" in by_row[2]["detail"] and "'problem'" in by_row[4]["detail"]
+    # Nothing is lost: the rejected row is kept whole, even the 10 MB one.
+    assert len(by_row[7]["record"]) > 10_000_000 and "caf\\xe9" in by_row[5]["record"]
+
+
+def test_mapping_that_matches_no_row_is_an_error_naming_the_field(tmp_path):
+    write_jsonl(tmp_path / "m.jsonl", [{"question": "a"}, {"question": "b"}])
+    with pytest.raises(SourceError, match="'problem'"):
+        ingest(src(tmp_path / "m.jsonl", prompt="problem"), MAX)
+
+
+def test_missing_file_and_unknown_role_and_no_user_turn(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        ingest(src(tmp_path / "nope.jsonl", prompt="p"), MAX)
+    rows = [{"m": [{"role": "narrator", "content": "Once"}]}, {"m": [{"role": "system", "content": "Hi"}]}]
+    _, rejects, _ = run(tmp_path / "r.jsonl", rows, "chat", messages="m")
+    assert [r["reason"] for r in rejects] == ["unknown_role", "no_user_turn"]
+
+
+def test_parquet_source_rows_are_numbered_from_zero(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"problem": ["One plus one?", None], "answer": ["2", "3"]}), path)
+    queries, rejects, report = ingest(src(path, prompt="problem", answer="answer"), MAX)
+    assert report == {"source": "s", "category": "math", "rows_read": 2, "kept": 1, "rejected": 1,
+                      "reasons": {"missing_field": 1}}
+    assert rejects.column("row").to_pylist() == [1]
+
+
+def test_hugging_face_loader_reads_a_local_dataset_folder(tmp_path):
+    # The hub is unreachable here; `datasets` loads a local folder through the same code path.
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", [{"problem": "What is 6 times 7?", "answer": "42"}])
+    source = {"name": "hf", "category": "math", "hf": {"id": str(folder), "split": "train"},
+              "fields": {"prompt": "problem", "answer": "answer", "meta": []}}
+    queries, _, report = ingest(source, MAX)
+    assert report["kept"] == 1 and queries.column("reference").to_pylist()[0]["answer"] == "42"
