@@ -237,6 +237,11 @@ def _options(value: Any) -> list[str] | None:
     return [str(v) for v in value]
 
 
+# Test-type names used by LiveCodeBench, TACO/APPS dumps and open-r1's verifiable problems.
+TESTTYPE_ALIASES = {"functional": "functional", "function_call": "functional", "call": "functional",
+                    "stdin": "stdin", "stdin_stdout": "stdin", "standard_io": "stdin"}
+
+
 def _tests(value: Any, default_type: str | None) -> list[dict] | None:
     if value is None:
         return None
@@ -251,9 +256,10 @@ def _tests(value: Any, default_type: str | None) -> list[dict] | None:
     for i, t in enumerate(value):
         if not isinstance(t, dict) or "input" not in t or "output" not in t:
             raise RowError("bad_tests", f"tests[{i}]: needs 'input' and 'output'")
-        testtype = t.get("testtype") or default_type
-        if testtype not in ("functional", "stdin"):
-            raise RowError("bad_tests", f"tests[{i}]: testtype {testtype!r} (functional or stdin)")
+        declared = t.get("testtype") or t.get("type") or default_type
+        testtype = TESTTYPE_ALIASES.get(str(declared).lower())
+        if testtype is None:
+            raise RowError("bad_tests", f"tests[{i}]: test type {declared!r} (functional or stdin)")
         as_text = [v if isinstance(v, str) else json.dumps(v) for v in (t["input"], t["output"])]
         tests.append({"input": as_text[0], "output": as_text[1], "testtype": testtype})
     return tests

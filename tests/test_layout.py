@@ -1,0 +1,40 @@
+"""The repository keeps one source of truth for versions and the layout of DESIGN.md."""
+
+import re
+import tomllib
+
+import yaml
+
+from conftest import REPO
+
+
+def pins() -> dict[str, str]:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    return dict(re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", d).groups() for d in deps)
+
+
+def test_every_dependency_is_pinned_exactly():
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert all("==" in d for d in deps), deps
+
+
+def test_conda_envs_agree_with_pyproject():
+    pinned = {k.lower(): v for k, v in pins().items()}
+    for env in (REPO / "envs").glob("*.yaml"):
+        spec = yaml.safe_load(env.read_text())
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        for line in pip:
+            if line.startswith("-"):
+                continue
+            name, version = line.split("==")
+            assert pinned.get(name.lower()) == version, f"{env.name}: {line} but pyproject pins {pinned.get(name.lower())}"
+
+
+def test_every_rule_declares_a_log_and_code_fingerprint():
+    for smk in (REPO / "rules").glob("*.smk"):
+        text = smk.read_text()
+        for block in re.split(r"\n(?=rule |use rule )", text):
+            if block.startswith("rule "):
+                name = block.split()[1].rstrip(":")
+                assert "    log:" in block, f"{smk.name}: rule {name} has no log"
+                assert "code=code_hash(" in block, f"{smk.name}: rule {name} has no code fingerprint"

@@ -1,0 +1,30 @@
+from distillery import provenance
+from distillery.provenance import code_hash, module_closure
+
+
+def test_closure_follows_package_imports_transitively():
+    closure = module_closure("distillery.benchmarks")
+    # benchmarks -> sources -> canonical, schema
+    assert {"distillery.benchmarks", "distillery.sources", "distillery.canonical", "distillery.schema"} <= set(closure)
+    assert "distillery.filters" not in closure and "distillery.embed" not in closure
+
+
+def test_hash_changes_with_any_module_in_the_closure(tmp_path, monkeypatch):
+    pkg = tmp_path / "distillery"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from distillery.b import f\n")
+    (pkg / "b.py").write_text("from . import c\n")
+    (pkg / "c.py").write_text("X = 1\n")
+    (pkg / "d.py").write_text("Y = 1\n")
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", pkg)
+    provenance._direct_imports.cache_clear()
+    try:
+        assert module_closure("distillery.a") == ["distillery", "distillery.a", "distillery.b", "distillery.c"]
+        before = code_hash("distillery.a")
+        (pkg / "d.py").write_text("Y = 2\n")
+        assert code_hash("distillery.a") == before  # d is not imported by a
+        (pkg / "c.py").write_text("X = 2\n")
+        assert code_hash("distillery.a") != before
+    finally:
+        provenance._direct_imports.cache_clear()
