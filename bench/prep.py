@@ -17,6 +17,8 @@ after generation is reported so that the delta is visible).
 1. distillery: qids (``canonical_text`` + ``content_hash``, checked against ``canonical.qid`` on a
    sample), the query Arrow table in :data:`distillery.schema.QUERY` (messages built as Arrow arrays),
    :func:`distillery.dedup.dedup`, :func:`distillery.filters.apply_filters` with the schema defaults.
+   Once the table is built, the generated list of ``str`` is freed (the workflow reads tables, not
+   Python lists); ``--keep-texts`` keeps it alive to the end instead.
 2. pandas baseline, as a data scientist would write it: canonical text and BLAKE2b via ``Series.map``,
    ``drop_duplicates``, the same filters with ``.str`` methods and Python ``re`` (object dtype by
    default; ``--pandas-dtype str`` uses pandas' default string dtype instead).
@@ -350,14 +352,18 @@ def worker_distillery(args) -> dict:
     qid_array = steps.run("qid", qids)
     table = steps.run("build", build, qid_array)
     del qid_array
+    if not args.keep_texts:  # the table now holds the queries; the workflow has no Python list of them
+        del texts
+        gc.collect()
     assert table.schema.equals(QUERY) and json.loads(table.column("meta")[5].as_py()) == {"row": 5}
     kept, drejects, dreport = steps.run("dedup", dedup, [table])
     del table, drejects
     fkept, frejects, freport = steps.run("filters", apply_filters, kept, fcfg)
     total = sum(steps.seconds.values())
     return {
-        "impl": "distillery", "n": len(texts), "generate_s": gen_s, "steps_s": steps.seconds,
-        "total_s": total, "throughput_qps": len(texts) / total, "peak_rss_after_generate_kib": rss_gen,
+        "impl": "distillery", "n": args.n, "keep_texts": args.keep_texts, "generate_s": gen_s,
+        "steps_s": steps.seconds,
+        "total_s": total, "throughput_qps": args.n / total, "peak_rss_after_generate_kib": rss_gen,
         "rss_after_generate_kib": cur_gen, "peak_rss_after_step_kib": steps.peak_after,
         "peak_rss_kib": peak_rss_kib(), "injected": injected,
         "dedup_kept": dreport["kept"], "dedup_removed": dreport["rejected"],
@@ -483,10 +489,12 @@ def worker_embed(args) -> dict:
         print(f"[embed] sort_by_length={sort}: {len(texts):,} in {s:.1f} s = {len(texts) / s:,.0f} queries/s",
               flush=True)
     diff = float(np.abs(vectors[True] - vectors[False]).max())
+    tokens = np.array([min(len(ids), model.max_seq_length) for ids in model.tokenizer(texts)["input_ids"]])
     return {
         "impl": "embed", "n": len(texts), "config": EMBED_CONFIG, "torch_threads": torch.get_num_threads(),
         "chars_mean": float(lengths.mean()), "chars_p50": float(np.median(lengths)),
-        "chars_max": int(lengths.max()), "load_s": load_s, **results,
+        "chars_max": int(lengths.max()), "tokens_mean": float(tokens.mean()),
+        "tokens_at_limit": float((tokens >= model.max_seq_length).mean()), "load_s": load_s, **results,
         "sorted_over_unsorted": results["sorted"]["qps"] / results["unsorted"]["qps"],
         "max_abs_diff": diff, "peak_rss_kib": peak_rss_kib(),
     }
@@ -501,8 +509,7 @@ def run_worker(name: str, args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--result", result_path,
            "--n", str(args.n), "--seed", str(args.seed), "--embed-n", str(args.embed_n),
            "--pandas-dtype", args.pandas_dtype]
-    if args.profile:
-        cmd.append("--profile")
+    cmd += [flag for flag, on in (("--profile", args.profile), ("--keep-texts", args.keep_texts)) if on]
     try:
         subprocess.run(cmd, check=True, cwd=ROOT)
         return json.loads(Path(result_path).read_text())
@@ -520,7 +527,8 @@ def report(d: dict, p: dict, e: dict | None, n: int) -> dict:
     rows += [(s, d["steps_s"].get(s, 0.0), p["steps_s"].get(s, 0.0)) for s in ("qid", "build", "dedup", "filters")]
     speedup = p["total_s"] / d["total_s"]
     print("\n" + "=" * 72)
-    print(f"Query preparation, {n:,} synthetic queries (pandas dtype: {p['dtype']})")
+    print(f"Query preparation, {n:,} synthetic queries (pandas dtype: {p['dtype']}; distillery "
+          f"{'keeps' if d['keep_texts'] else 'frees'} the generated list of str after 'build')")
     print("=" * 72)
     print(f"{'step':<28}{'distillery':>16}{'pandas':>16}{'ratio':>10}")
     for name, a, b in rows:
@@ -558,7 +566,9 @@ def report(d: dict, p: dict, e: dict | None, n: int) -> dict:
     if e is not None:
         print("-" * 72)
         print(f"Embedding, {e['n']:,} queries (mean {e['chars_mean']:.0f} chars, median {e['chars_p50']:.0f}, "
-              f"max {e['chars_max']:,}), {EMBED_CONFIG['model']} on CPU, batch {EMBED_CONFIG['batch_size']}, "
+              f"max {e['chars_max']:,}; mean {e['tokens_mean']:.0f} tokens, {e['tokens_at_limit']:.0%} at the "
+              f"{EMBED_CONFIG['max_tokens']}-token limit)")
+        print(f"  {EMBED_CONFIG['model']} on CPU, batch {EMBED_CONFIG['batch_size']}, "
               f"{e['torch_threads']} torch threads")
         print(f"  sort_by_length=True   {e['sorted']['qps']:>9,.1f} queries/s  ({e['sorted']['seconds']:.1f} s)")
         print(f"  sort_by_length=False  {e['unsorted']['qps']:>9,.1f} queries/s  ({e['unsorted']['seconds']:.1f} s)")
@@ -577,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-embed", action="store_true", help="skip the embedding benchmark")
     parser.add_argument("--pandas-dtype", choices=("object", "str"), default="object",
                         help="object: Python re (default); str: pandas' default (Arrow-backed) strings")
+    parser.add_argument("--keep-texts", action="store_true",
+                        help="distillery worker: keep the generated list of str alive after building the table")
     parser.add_argument("--profile", action="store_true", help="cProfile the distillery worker's timed steps")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)

@@ -29,6 +29,27 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
             os.unlink(tmp)
 
 
+class ParquetBatchWriter:
+    """Writes a Parquet file batch by batch; the file appears, whole, only when the writer closes."""
+
+    def __init__(self, path: str | os.PathLike, schema: pa.Schema):
+        self.path, self.tmp = _atomic_target(path)
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write_table(table)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.writer.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+
 def read_parquet(path: str | os.PathLike, schema: pa.Schema | None = None) -> pa.Table:
     table = pq.read_table(path)
     return table.cast(schema) if schema is not None else table

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,11 +332,16 @@ def normalize_record(record: dict, source: dict, row: int, max_chars: int) -> di
 # --------------------------------------------------------------------------- ingest
 
 
-def ingest(source: dict, max_chars: int, base_dir: str | Path = ".", progress=None) -> tuple[pa.Table, pa.Table, dict]:
-    """Normalise one source: (queries, rejects, report)."""
+BATCH_ROWS = 50_000
+
+
+def ingest_batches(source: dict, max_chars: int, report: dict, base_dir: str | Path = ".", progress=None,
+                   batch_rows: int = BATCH_ROWS) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Normalise one source as (queries, rejects) batches, so that a big source never sits in
+    memory as Python objects; ``report`` (see :func:`new_report`) is filled in as rows go by."""
     kept: list[dict] = []
     rejects: list[dict] = []
-    reasons: Counter = Counter()
+    first_missing = None
     rows = read_rows(source, base_dir)
     if progress is not None:
         rows = progress(rows)
@@ -346,27 +350,36 @@ def ingest(source: dict, max_chars: int, base_dir: str | Path = ".", progress=No
         if error is None:
             try:
                 kept.append(normalize_record(raw.record, source, raw.row, max_chars))
-                continue
+                report["kept"] += 1
             except RowError as e:
                 error = e
-        reasons[error.reason] += 1
-        record = raw.raw if raw.record is None else json.dumps(_jsonable(raw.record), ensure_ascii=False)
-        rejects.append({"source": source["name"], "row": raw.row, "reason": error.reason,
-                        "detail": error.detail, "record": record})
+        if error is not None:
+            report["reasons"][error.reason] = report["reasons"].get(error.reason, 0) + 1
+            report["rejected"] += 1
+            if error.reason == "missing_field" and first_missing is None:
+                first_missing = error.detail
+            record = raw.raw if raw.record is None else json.dumps(_jsonable(raw.record), ensure_ascii=False)
+            rejects.append({"source": source["name"], "row": raw.row, "reason": error.reason,
+                            "detail": error.detail, "record": record})
+        report["rows_read"] += 1
+        if len(kept) + len(rejects) >= batch_rows:
+            yield pa.Table.from_pylist(kept, schema=QUERY), pa.Table.from_pylist(rejects, schema=INGEST_REJECT)
+            kept, rejects = [], []
 
-    missing = reasons.get("missing_field", 0)
-    if missing and not kept and missing == len(rejects):
-        detail = rejects[0]["detail"]
-        raise SourceError(f"source {source['name']!r}: every row lacks a mapped field ({detail}); "
+    if report["kept"] == 0 and report["rejected"] and report["reasons"].get("missing_field") == report["rejected"]:
+        raise SourceError(f"source {source['name']!r}: every row lacks a mapped field ({first_missing}); "
                           f"check sources[].fields in the config")
+    report["reasons"] = dict(sorted(report["reasons"].items()))
+    yield pa.Table.from_pylist(kept, schema=QUERY), pa.Table.from_pylist(rejects, schema=INGEST_REJECT)
 
-    report = {
-        "source": source["name"],
-        "category": source["category"],
-        "rows_read": len(kept) + len(rejects),
-        "kept": len(kept),
-        "rejected": len(rejects),
-        "reasons": dict(sorted(reasons.items())),
-    }
-    return pa.Table.from_pylist(kept, schema=QUERY), pa.Table.from_pylist(rejects, schema=INGEST_REJECT), report
 
+def new_report(source: dict) -> dict:
+    return {"source": source["name"], "category": source["category"], "rows_read": 0, "kept": 0, "rejected": 0,
+            "reasons": {}}
+
+
+def ingest(source: dict, max_chars: int, base_dir: str | Path = ".") -> tuple[pa.Table, pa.Table, dict]:
+    """Normalise one source in memory: (queries, rejects, report)."""
+    report = new_report(source)
+    batches = list(ingest_batches(source, max_chars, report, base_dir))
+    return (pa.concat_tables([q for q, _ in batches]), pa.concat_tables([r for _, r in batches]), report)

@@ -1,8 +1,11 @@
+import torch
+
 from distillery.artifacts import read_parquet, write_parquet
 from distillery.embed import embed_table, load_embedder
 from distillery.runlog import job_log, progress
 
 with job_log(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
     table = read_parquet(snakemake.input[0])
     model = load_embedder(snakemake.params.embedding)
     embeddings = embed_table(table, model, snakemake.params.embedding["batch_size"], progress("embed"))

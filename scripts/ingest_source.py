@@ -1,12 +1,17 @@
-from distillery.artifacts import write_json, write_parquet
+from distillery.artifacts import ParquetBatchWriter, write_json
 from distillery.runlog import job_log, progress
-from distillery.sources import ingest
+from distillery.schema import INGEST_REJECT, QUERY
+from distillery.sources import ingest_batches, new_report
 
 with job_log(snakemake.log[0]) as log:
     source = snakemake.params.source
-    queries, rejects, report = ingest(source, snakemake.params.max_chars, progress=progress(source["name"]))
+    report = new_report(source)
+    with ParquetBatchWriter(snakemake.output.queries, QUERY) as queries, \
+            ParquetBatchWriter(snakemake.output.rejects, INGEST_REJECT) as rejects:
+        for kept, rejected in ingest_batches(source, snakemake.params.max_chars, report,
+                                             progress=progress(source["name"])):
+            queries.write(kept)
+            rejects.write(rejected)
     log.info("%s: %d rows read, %d kept, %d rejected %s", source["name"], report["rows_read"],
              report["kept"], report["rejected"], report["reasons"])
-    write_parquet(queries, snakemake.output.queries)
-    write_parquet(rejects, snakemake.output.rejects)
     write_json(report, snakemake.output.report)

@@ -138,3 +138,16 @@ def test_hugging_face_loader_reads_a_local_dataset_folder(tmp_path):
               "fields": {"prompt": "problem", "answer": "answer", "meta": []}}
     queries, _, report = ingest(source, MAX)
     assert report["kept"] == 1 and queries.column("reference").to_pylist()[0]["answer"] == "42"
+
+
+def test_batches_stream_and_add_up(tmp_path):
+    from distillery.sources import ingest_batches, new_report
+
+    path = write_jsonl(tmp_path / "b.jsonl", [{"p": f"Question number {i}?"} if i % 3 else "{broken"
+                                              for i in range(10)])
+    source = src(path, prompt="p")
+    report = new_report(source)
+    batches = list(ingest_batches(source, MAX, report, batch_rows=4))
+    assert len(batches) == 3
+    assert sum(len(q) for q, _ in batches) == report["kept"] == 6
+    assert sum(len(r) for _, r in batches) == report["rejected"] == 4 and report["rows_read"] == 10
