@@ -489,7 +489,8 @@ def worker_embed(args) -> dict:
         print(f"[embed] sort_by_length={sort}: {len(texts):,} in {s:.1f} s = {len(texts) / s:,.0f} queries/s",
               flush=True)
     diff = float(np.abs(vectors[True] - vectors[False]).max())
-    tokens = np.array([min(len(ids), model.max_seq_length) for ids in model.tokenizer(texts)["input_ids"]])
+    tokens = np.array([len(ids) for ids in model.tokenizer(texts, truncation=True,
+                                                            max_length=model.max_seq_length)["input_ids"]])
     return {
         "impl": "embed", "n": len(texts), "config": EMBED_CONFIG, "torch_threads": torch.get_num_threads(),
         "chars_mean": float(lengths.mean()), "chars_p50": float(np.median(lengths)),

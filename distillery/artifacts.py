@@ -80,3 +80,12 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_stage(outputs, kept: pa.Table, rejects: pa.Table, report: dict) -> None:
+    """The three outputs of a cleaning stage: what it kept, what it removed and why, its counts."""
+    if report["rows_in"] != len(kept) + len(rejects):
+        raise AssertionError(f"{report['rows_in']} rows in, but {len(kept)} kept + {len(rejects)} rejected")
+    write_parquet(kept, outputs.queries)
+    write_parquet(rejects, outputs.rejects)
+    write_json(report, outputs.report)

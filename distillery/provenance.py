@@ -1,9 +1,9 @@
 """Code fingerprints for Snakemake rerun triggers.
 
 Snakemake reruns a job when its script changes but cannot see the package modules that script
-imports. Each rule therefore gets, as a param, the hash of the ``distillery`` modules it runs *and of
-every ``distillery`` module those import*, found by reading the import statements (no import
-happens, so computing it while the Snakefile is parsed is cheap).
+imports. Each rule therefore gets, as a param, the hash of the ``distillery`` modules its script
+imports *and of every ``distillery`` module those import*, found by reading the import statements
+(nothing is imported, so computing it while the Snakefile is parsed is cheap).
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ def _module_path(module: str) -> Path:
     raise ValueError(f"no source file for module {module!r}")
 
 
-@lru_cache(maxsize=None)
-def _direct_imports(module: str) -> tuple[str, ...]:
-    path = _module_path(module)
+def _imports_in(path: Path, package: str) -> set[str]:
+    """The distillery modules a source file imports; ``package`` resolves relative imports."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -56,8 +54,14 @@ def _direct_imports(module: str) -> tuple[str, ...]:
             except ValueError:
                 continue
             found.add(name)
-    found.discard(module)
-    return tuple(sorted(found))
+    return found
+
+
+@lru_cache(maxsize=None)
+def _direct_imports(module: str) -> tuple[str, ...]:
+    path = _module_path(module)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    return tuple(sorted(_imports_in(path, package) - {module}))
 
 
 def module_closure(*modules: str) -> list[str]:
@@ -79,3 +83,8 @@ def code_hash(*modules: str) -> str:
         digest.update(module.encode())
         digest.update(_module_path(module).read_bytes())
     return digest.hexdigest()
+
+
+def script_code_hash(script: str | Path) -> str:
+    """The fingerprint of the package code a workflow script runs: every module it imports."""
+    return code_hash(*sorted(_imports_in(Path(script), PACKAGE)))

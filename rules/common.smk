@@ -8,7 +8,7 @@ sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 
 from distillery.canonical import shard_names
-from distillery.provenance import code_hash
+from distillery.provenance import script_code_hash
 
 SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])
@@ -23,3 +23,8 @@ def alternatives(names):
 def dataset_files(spec):
     """Local files a source or benchmark reads: a rule input, so that editing them reruns it."""
     return [spec["path"]] if "path" in spec else []
+
+
+def code(script):
+    """Rerun trigger: fingerprint of the distillery code that scripts/<script>.py runs."""
+    return script_code_hash(os.path.join(workflow.basedir, "scripts", f"{script}.py"))

@@ -11,7 +11,7 @@ rule ingest_source:
     params:
         source=lambda w: SOURCES[w.source],
         max_chars=config["ingest"]["max_chars"],
-        code=code_hash("distillery.sources"),
+        code=code("ingest_source"),
     wildcard_constraints:
         source=alternatives(SOURCES),
     log:
@@ -30,7 +30,7 @@ rule dedup_queries:
         rejects=f"{Q}/deduped.rejects.parquet",
         report=f"{Q}/deduped.report.json",
     params:
-        code=code_hash("distillery.dedup"),
+        code=code("dedup_queries"),
     log:
         "logs/queries/dedup_queries.log",
     conda:
@@ -48,7 +48,7 @@ rule filter_queries:
         report=f"{Q}/filtered.report.json",
     params:
         filters=config["filters"],
-        code=code_hash("distillery.filters"),
+        code=code("filter_queries"),
     log:
         "logs/queries/filter_queries.log",
     conda:
@@ -64,7 +64,7 @@ rule benchmark_items:
         f"{Q}/benchmark_items.parquet",
     params:
         benchmarks={name: config["benchmarks"][name] for name in BENCHMARKS},
-        code=code_hash("distillery.benchmarks"),
+        code=code("benchmark_items"),
     log:
         "logs/queries/benchmark_items.log",
     conda:
@@ -82,7 +82,7 @@ rule embed_queries:
         f"{Q}/embeddings/queries.parquet",
     params:
         embedding=config["embedding"],
-        code=code_hash("distillery.embed"),
+        code=code("embed"),
     threads: 2
     log:
         "logs/queries/embed_queries.log",
@@ -114,7 +114,7 @@ rule decontaminate_queries:
     params:
         threshold=config["decontaminate"]["threshold"],
         exact=config["decontaminate"]["exact"],
-        code=code_hash("distillery.decontaminate", "distillery.embed"),
+        code=code("decontaminate_queries"),
     log:
         "logs/queries/decontaminate_queries.log",
     conda:
@@ -131,7 +131,7 @@ rule query_shards:
         report=f"{Q}/shards.report.json",
     params:
         num_shards=len(SHARDS),
-        code=code_hash("distillery.shard"),
+        code=code("query_shards"),
     log:
         "logs/queries/query_shards.log",
     conda:
@@ -151,7 +151,7 @@ rule query_report:
         json=f"{Q}/report.json",
         markdown=f"{Q}/report.md",
     params:
-        code=code_hash("distillery.prep_report"),
+        code=code("query_report"),
     log:
         "logs/queries/query_report.log",
     conda:

@@ -1,4 +1,4 @@
-from distillery.artifacts import read_parquet, write_json, write_parquet
+from distillery.artifacts import read_parquet, write_stage
 from distillery.decontaminate import decontaminate
 from distillery.embed import aligned_vectors
 from distillery.runlog import job_log
@@ -15,6 +15,4 @@ with job_log(snakemake.log[0]) as log:
         exact=snakemake.params.exact,
     )
     log.info("%d in, %d kept, removed %s", report["rows_in"], report["kept"], report["reasons"])
-    write_parquet(kept, snakemake.output.queries)
-    write_parquet(rejects, snakemake.output.rejects)
-    write_json(report, snakemake.output.report)
+    write_stage(snakemake.output, kept, rejects, report)

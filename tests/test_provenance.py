@@ -1,5 +1,5 @@
 from distillery import provenance
-from distillery.provenance import code_hash, module_closure
+from distillery.provenance import code_hash, module_closure, script_code_hash
 
 
 def test_closure_follows_package_imports_transitively():
@@ -28,3 +28,10 @@ def test_hash_changes_with_any_module_in_the_closure(tmp_path, monkeypatch):
         assert code_hash("distillery.a") != before
     finally:
         provenance._direct_imports.cache_clear()
+
+
+def test_script_hash_covers_what_the_script_imports(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import json\nfrom distillery.dedup import dedup\nfrom distillery.artifacts import write_stage\n")
+    assert script_code_hash(script) == code_hash("distillery.dedup", "distillery.artifacts")
+    assert script_code_hash(script) != code_hash("distillery.dedup")

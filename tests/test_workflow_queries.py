@@ -1,5 +1,6 @@
 """The query-preparation DAG run for real by Snakemake on the embedded default config."""
 
+import contextlib
 import json
 from collections import Counter
 
@@ -26,6 +27,17 @@ def done(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
     snakemake(workdir, "all")
     return workdir
+
+
+@contextlib.contextmanager
+def edited(path):
+    """The file with a comment appended, restored afterwards."""
+    original = path.read_text()
+    path.write_text(original + "\n# an edit\n")
+    try:
+        yield
+    finally:
+        path.write_text(original)
 
 
 def parseable_rows(path):
@@ -119,22 +131,12 @@ def test_threshold_change_reruns_decontamination_but_does_not_re_embed(done, tmp
 
 
 def test_editing_package_code_reruns_only_the_rules_that_use_it(done):
-    module = done / "distillery/dedup.py"
-    original = module.read_text()
-    try:
-        module.write_text(original + "\n# an edit\n")
+    with edited(done / "distillery/dedup.py"):
         jobs = planned_jobs(done, "all")
-    finally:
-        module.write_text(original)
     assert set(jobs) == {"dedup_queries", "filter_queries", "embed_queries", "decontaminate_queries",
                          "query_shards", "query_report", "all"}
-    shared = done / "distillery/canonical.py"  # imported by sources and decontaminate, not by dedup
-    original = shared.read_text()
-    try:
-        shared.write_text(original + "\n# an edit\n")
+    with edited(done / "distillery/canonical.py"):  # imported by sources and decontaminate, not by dedup
         jobs = planned_jobs(done, "all")
-    finally:
-        shared.write_text(original)
     assert {"ingest_source", "benchmark_items", "decontaminate_queries"} <= set(jobs)
     assert planned_jobs(done, "all") == {}
 
