@@ -11,10 +11,13 @@ CORES ?= 2
 
 env: $(VENV)/.installed
 
+# Debian ships venv/ensurepip separately (python3-venv): installed only when missing.
+# torch goes first, from its pin, so that nothing pulls a CUDA build.
 $(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first, from the pin, so that nothing pulls a CUDA build.
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@

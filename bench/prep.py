@@ -274,6 +274,16 @@ class Steps:
         return out
 
 
+def release_freed_memory() -> None:
+    """Give the C heap's free pages back to the OS (glibc keeps freed str memory, which Arrow's own
+    allocator cannot reuse)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def digest(strings) -> str:
     h = hashlib.blake2b(digest_size=16)
     for s in strings:
@@ -355,6 +365,7 @@ def worker_distillery(args) -> dict:
     if not args.keep_texts:  # the table now holds the queries; the workflow has no Python list of them
         del texts
         gc.collect()
+        release_freed_memory()
     assert table.schema.equals(QUERY) and json.loads(table.column("meta")[5].as_py()) == {"row": 5}
     kept, drejects, dreport = steps.run("dedup", dedup, [table])
     del table, drejects
