@@ -8,8 +8,6 @@ priority order (the order of ``sources`` in the config), then row order within a
 from __future__ import annotations
 
 import json
-from collections import Counter
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +52,8 @@ def dedup(tables: list[pa.Table]) -> tuple[pa.Table, pa.Table, dict]:
 
 
 def _counts(before: pa.Table, after: pa.Table, column: str) -> dict:
-    n_in = Counter(before.column(column).to_pylist())
-    n_out = Counter(after.column(column).to_pylist())
-    return {k: {"in": n_in[k], "kept": n_out[k], "removed": n_in[k] - n_out[k]} for k in sorted(n_in)}
+    def counts(table: pa.Table) -> dict:
+        return {v["values"]: v["counts"] for v in pc.value_counts(table.column(column)).to_pylist()}
+
+    n_in, n_out = counts(before), counts(after)
+    return {k: {"in": n_in[k], "kept": n_out.get(k, 0), "removed": n_in[k] - n_out.get(k, 0)} for k in sorted(n_in)}

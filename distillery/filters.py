@@ -55,7 +55,9 @@ class _Columns:
         content = pc.utf8_trim_whitespace(values.field("content"))
         role = values.field("role")
         self.n = len(queries)
-        self.text = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), content), "\n")
+        single_turn = len(content) == self.n  # the common case: text and last turn are the turn itself
+        self.text = content if single_turn else pc.binary_join(
+            pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), content), "\n")
         self.text_chars = pc.utf8_length(self.text).to_numpy(zero_copy_only=False)
         turn_chars = pc.utf8_length(content).to_numpy(zero_copy_only=False)
         is_user = pc.equal(role, "user").to_numpy(zero_copy_only=False)
@@ -65,7 +67,10 @@ class _Columns:
         last = offsets[1:] - 1
         has_turns = np.diff(offsets) > 0
         last = np.where(has_turns, last, 0)
-        self.last_text = content.take(pa.array(last)) if len(content) else pa.array([""] * self.n, pa.string())
+        if single_turn:
+            self.last_text = content
+        else:
+            self.last_text = content.take(pa.array(last)) if len(content) else pa.array([""] * self.n, pa.string())
         self.last_is_user = has_turns & (is_user[last] if len(is_user) else False)
 
 
