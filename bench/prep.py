@@ -369,7 +369,7 @@ def worker_distillery(args) -> dict:
     assert table.schema.equals(QUERY) and json.loads(table.column("meta")[5].as_py()) == {"row": 5}
     kept, drejects, dreport = steps.run("dedup", dedup, [table])
     del table, drejects
-    fkept, frejects, freport = steps.run("filters", apply_filters, kept, fcfg)
+    fkept, frejects, freport = steps.run("filters", apply_filters, kept, fcfg, os.cpu_count())
     total = sum(steps.seconds.values())
     return {
         "impl": "distillery", "n": args.n, "keep_texts": args.keep_texts, "generate_s": gen_s,

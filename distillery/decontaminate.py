@@ -8,7 +8,6 @@ sees one); a query whose best match exceeds the threshold is removed (the paper:
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 
 import numpy as np
@@ -16,8 +15,6 @@ import pyarrow as pa
 
 from distillery.canonical import loose_text
 from distillery.schema import DECONTAMINATION_REJECT, QUERY, reject_rows
-
-log = logging.getLogger(__name__)
 
 SIMILARITY_BINS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 
@@ -27,26 +24,31 @@ class ExactIndex:
 
     Items are indexed by their first few folded words, so a text is scanned once whatever the
     number of items; a candidate is then compared in full. Containment, not equality, because a
-    query often wraps a benchmark problem in an instruction, options or starter code.
+    query often wraps a benchmark problem in an instruction, options or starter code. An item
+    shorter than the anchor matches only a whole text, so that "Find x." does not match everything.
     """
 
     ANCHOR_WORDS = 8
 
     def __init__(self, items: pa.Table):
-        self.anchors: dict[int, dict[tuple[str, ...], list[tuple[tuple[str, ...], str, str]]]] = {}
+        self.anchors: dict[tuple[str, ...], list[tuple[tuple[str, ...], str, str]]] = {}
+        self.short: dict[tuple[str, ...], tuple[str, str]] = {}
         for bench, item, text in zip(*(items.column(c).to_pylist() for c in ("benchmark", "item_id", "text"))):
             words = tuple(loose_text(text).split())
-            if words:
-                n = min(self.ANCHOR_WORDS, len(words))
-                self.anchors.setdefault(n, {}).setdefault(words[:n], []).append((words, bench, item))
+            if len(words) >= self.ANCHOR_WORDS:
+                self.anchors.setdefault(words[:self.ANCHOR_WORDS], []).append((words, bench, item))
+            elif words:
+                self.short.setdefault(words, (bench, item))
 
     def find(self, text: str) -> tuple[str, str] | None:
         words = tuple(loose_text(text).split())
-        for n, table in self.anchors.items():
-            for i in range(len(words) - n + 1):
-                for item_words, bench, item in table.get(words[i:i + n], ()):
-                    if words[i:i + len(item_words)] == item_words:
-                        return bench, item
+        if words in self.short:
+            return self.short[words]
+        n = self.ANCHOR_WORDS
+        for i in range(len(words) - n + 1):
+            for item_words, bench, item in self.anchors.get(words[i:i + n], ()):
+                if words[i:i + len(item_words)] == item_words:
+                    return bench, item
         return None
 
 

@@ -8,6 +8,7 @@ and the report counts both (``reasons``: first failure; ``flagged``: every failu
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -83,26 +84,38 @@ def _first_match(array: pa.Array, pattern: str) -> list[str]:
     return [(m or {}).get("m", "")[:80] for m in found.to_pylist()]
 
 
-def evaluate(queries: pa.Table, config: dict) -> tuple[dict[str, np.ndarray], dict[str, list[str] | None]]:
-    """For each enabled filter: a mask of the queries it flags (vectorised), and lazy details."""
+def _count(array: pa.Array, pattern: str) -> np.ndarray:
+    return pc.count_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
+
+
+def evaluate(queries: pa.Table, config: dict, threads: int = 1) -> tuple[dict[str, np.ndarray], _Columns]:
+    """For each enabled filter, the mask of the queries it flags; and the columns, for details.
+
+    The regular-expression scans dominate and release the GIL, so they run side by side.
+    """
     cols = _Columns(queries)
-    flags: dict[str, np.ndarray] = {}
-    if config["empty"]["enabled"]:
-        flags["empty"] = cols.user_chars == 0
-    if config["too_short"]["enabled"]:
-        flags["too_short"] = cols.user_chars < config["too_short"]["min_chars"]
-    if config["incomplete"]["enabled"]:
-        fences = pc.count_substring_regex(cols.text, FENCE).to_numpy(zero_copy_only=False)
-        flags["incomplete"] = (~cols.last_is_user | (cols.empty_turns > 0) | (fences % 2 == 1)
-                               | _matches(cols.last_text, DANGLING_END))
-    if config["unusual_unicode"]["enabled"]:
-        unusual = pc.count_substring_regex(cols.text, UNUSUAL_CHARS).to_numpy(zero_copy_only=False)
-        ratio = unusual / np.maximum(cols.text_chars, 1)
-        flags["unusual_unicode"] = ratio > config["unusual_unicode"]["max_ratio"]
-        cols.unusual_ratio = ratio
-    for name in ("url", "table", "image"):
-        if config[name]["enabled"]:
-            flags[name] = _matches(cols.text, config[name].get("pattern") or DEFAULT_PATTERNS[name])
+    enabled = {name for name in FILTER_ORDER if config[name]["enabled"]}
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        scans = {name: pool.submit(_matches, cols.text, config[name].get("pattern") or DEFAULT_PATTERNS[name])
+                 for name in ("url", "table", "image") if name in enabled}
+        if "incomplete" in enabled:
+            fences = pool.submit(_count, cols.text, FENCE)
+            dangling = pool.submit(_matches, cols.last_text, DANGLING_END)
+        if "unusual_unicode" in enabled:
+            unusual = pool.submit(_count, cols.text, UNUSUAL_CHARS)
+
+        flags: dict[str, np.ndarray] = {}
+        if "empty" in enabled:
+            flags["empty"] = cols.user_chars == 0
+        if "too_short" in enabled:
+            flags["too_short"] = cols.user_chars < config["too_short"]["min_chars"]
+        if "incomplete" in enabled:
+            flags["incomplete"] = (~cols.last_is_user | (cols.empty_turns > 0) | (fences.result() % 2 == 1)
+                                   | dangling.result())
+        if "unusual_unicode" in enabled:
+            cols.unusual_ratio = unusual.result() / np.maximum(cols.text_chars, 1)
+            flags["unusual_unicode"] = cols.unusual_ratio > config["unusual_unicode"]["max_ratio"]
+        flags.update({name: scan.result() for name, scan in scans.items()})
     return flags, cols
 
 
@@ -122,10 +135,10 @@ def _details(name: str, rows: np.ndarray, cols: _Columns, config: dict) -> list[
     return [name] * len(rows)
 
 
-def apply_filters(queries: pa.Table, config: dict) -> tuple[pa.Table, pa.Table, dict]:
+def apply_filters(queries: pa.Table, config: dict, threads: int = 1) -> tuple[pa.Table, pa.Table, dict]:
     """(kept, rejects, report)."""
     queries = queries.select(QUERY.names).cast(QUERY)
-    flags, cols = evaluate(queries, config)
+    flags, cols = evaluate(queries, config, threads)
     reason = np.full(len(queries), "", dtype=object)
     for name in reversed([n for n in FILTER_ORDER if n in flags]):  # the first failing filter wins
         reason[flags[name]] = name

@@ -8,7 +8,6 @@ nothing is dropped silently (``rows_read == kept + rejected``).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,6 @@ import pyarrow.parquet as pq
 
 from distillery.canonical import qid
 from distillery.schema import INGEST_REJECT, QUERY
-
-log = logging.getLogger(__name__)
 
 CONVERSATION_FIELDS = ("prompt", "messages", "conversations", "turns")
 
@@ -69,10 +66,10 @@ def read_rows(source: dict, base_dir: str | Path = ".") -> Iterator[RawRow]:
             raise SourceError(f"source {source['name']!r}: file not found: {path}")
         if path.suffix == ".parquet":
             yield from _read_parquet(path)
-        elif path.suffix in (".jsonl", ".json") or path.name.endswith(".jsonl.gz"):
+        elif path.suffix == ".jsonl" or path.name.endswith(".jsonl.gz"):
             yield from _read_jsonl(path)
         else:
-            raise SourceError(f"source {source['name']!r}: {path}: expected .jsonl or .parquet")
+            raise SourceError(f"source {source['name']!r}: {path}: expected .jsonl, .jsonl.gz or .parquet")
     else:
         yield from _read_hf(source["name"], source["hf"])
 

@@ -49,6 +49,7 @@ rule filter_queries:
     params:
         filters=config["filters"],
         code=code("filter_queries"),
+    threads: 2
     log:
         "logs/queries/filter_queries.log",
     conda:

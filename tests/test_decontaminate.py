@@ -45,6 +45,7 @@ def test_exact_index_finds_folded_containment_only():
     assert index.find("Solve: FIND the remainder when 7^{2024} is divided by 100!  Answer in \\boxed{}.") \
         == ("bench", "bench-0")
     assert index.find("short one") == ("bench", "bench-1")
+    assert index.find("Here is a short one for you.") is None  # short items match whole texts only
     assert index.find("Find the remainder when 7^{2023} is divided by 100.") is None
     assert index.find("") is None
 
