@@ -1,0 +1,1 @@
+"""Verifiers: one per category, one interface (:func:`distillery.verify.score`)."""

@@ -1,0 +1,41 @@
+"""Splitting a response into its reasoning and its answer.
+
+Two shapes occur: the paper's ``<think>…</think> <answer>…</answer>`` and DeepSeek-R1's
+``<think>…</think>`` followed by the answer as plain text. Verifiers score the answer part only, so
+that a correct value mentioned while thinking earns nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_THINK = re.compile(r"<think>(.*?)</think>", re.S)
+_ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S)
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    think: str | None  # None: no think segment
+    answer: str | None  # None: no answer to score
+    problem: str | None = None  # why the answer is missing or suspect
+
+
+def split_response(text: str | None) -> ParsedResponse:
+    if text is None or not text.strip():
+        return ParsedResponse(None, None, "empty response")
+    think_match = _THINK.search(text)
+    think = think_match.group(1).strip() if think_match else None
+    rest = text[think_match.end():] if think_match else text
+    if think_match is None and "<think>" in text:
+        return ParsedResponse(text.split("<think>", 1)[1].strip(), None, "unclosed <think>: no answer")
+    answer_match = _ANSWER.search(rest)
+    if answer_match:
+        answer = answer_match.group(1).strip()
+        problem = None if "</answer>" in rest[answer_match.start():] else "unclosed <answer>"
+    else:
+        answer = rest.strip()  # R1 style: plain text after the reasoning
+        problem = None
+    if not answer:
+        return ParsedResponse(think, None, "no answer after the reasoning")
+    return ParsedResponse(think, answer, problem)

@@ -1,0 +1,32 @@
+import time
+
+from distillery.verify.pool import RULE_VERIFIERS, verify_all
+
+
+def q(category, answer=None, options=None):
+    return {"category": category, "reference": {"answer": answer, "options": options}}
+
+
+def test_pool_scores_in_order_on_every_core():
+    queries = [q("math", str(i)) for i in range(40)]
+    responses = [f"<think>...</think><answer>\\boxed{{{i if i % 3 else i + 1}}}</answer>" for i in range(40)]
+    results = verify_all(queries, responses, processes=2)
+    assert [r.score for r in results] == [1.0 if i % 3 else 0.0 for i in range(40)]
+
+
+def test_a_hanging_item_costs_only_itself():
+    verifiers = {**RULE_VERIFIERS, "math": "verify_helpers:hang"}
+    queries = [q("math", "1")] * 6
+    responses = ["ok", "ok", "hang", "ok", "ok", "ok"]
+    started = time.monotonic()
+    results = verify_all(queries, responses, processes=2, item_timeout_s=3, verifiers=verifiers)
+    assert time.monotonic() - started < 30
+    assert [r.score for r in results] == [1, 1, 0, 1, 1, 1]
+    assert "killed" in results[2].detail
+
+
+def test_verifier_errors_and_unknown_categories_are_reasons_not_crashes():
+    verifiers = {**RULE_VERIFIERS, "math": "verify_helpers:crash"}
+    results = verify_all([q("math", "1"), q("poetry")], ["x", "y"], processes=1, verifiers=verifiers)
+    assert results[0].score == 0 and "RuntimeError: boom" in results[0].detail
+    assert not results[1].scorable
