@@ -10,7 +10,7 @@ from conftest import REPO
 
 def pins() -> dict[str, str]:
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    return dict(re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", d).groups() for d in deps)
+    return dict(re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)$", d).groups() for d in deps)
 
 
 def test_every_dependency_is_pinned_exactly():
@@ -27,6 +27,7 @@ def test_conda_envs_agree_with_pyproject():
             if line.startswith("-"):
                 continue
             name, version = line.split("==")
+            name = name.split("[")[0]
             assert pinned.get(name.lower()) == version, f"{env.name}: {line} but pyproject pins {pinned.get(name.lower())}"
 
 
