@@ -24,6 +24,17 @@ def _prep_report(args: argparse.Namespace) -> int:
     return 0 if summary["accounted"] else 2
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from distillery.verify.batch import summary_table, verify_file
+
+    summary = verify_file(args.input, args.output, args.response_field, args.processes,
+                          progress=lambda **kw: tqdm(desc="verify", **kw))
+    print(summary_table(summary), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="distillery", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default="results", help="the workflow's results directory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_prep_report)
+    p = sub.add_parser("verify", help="score responses with the verifier of their category")
+    p.add_argument("input", help="JSONL or Parquet rows: the query columns (category, reference, ...) and a response")
+    p.add_argument("output", help="the same rows with score, passed, verifier, detail, scorable (.jsonl or .parquet)")
+    p.add_argument("--response-field", default="response", help="the column holding the response")
+    p.add_argument("--processes", type=int, default=None, help="worker processes (default: every core)")
+    p.set_defaults(func=_verify)
     args = parser.parse_args(argv)
     return args.func(args)
 

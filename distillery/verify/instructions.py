@@ -43,17 +43,16 @@ def _punkt_tab_files() -> dict[str, str]:
     from punkt.data import english as model
 
     def lines(rows) -> str:
-        rows = sorted(rows)
-        for row in rows:
-            if any(c in row for c in "\t\n"):
-                raise ValueError(f"punkt entry {row!r} cannot be written as a tab-separated line")
-        return "".join(f"{row}\n" for row in rows)
+        rows = sorted(tuple(map(str, row)) if isinstance(row, tuple) else (str(row),) for row in rows)
+        if any(c in field for row in rows for field in row for c in "\t\n"):
+            raise RuntimeError("a punkt entry holds a tab or newline: it cannot be written as punkt_tab")
+        return "".join("\t".join(row) + "\n" for row in rows)
 
     return {
         "abbrev_types.txt": lines(model.ABBREV_TYPES),
         "sent_starters.txt": lines(model.SENT_STARTERS),
-        "collocations.tab": lines(f"{a}\t{b}" for a, b in model.COLLOCATIONS),
-        "ortho_context.tab": lines(f"{k}\t{v}" for k, v in model.ORTHO_CONTEXT.items()),
+        "collocations.tab": lines(model.COLLOCATIONS),
+        "ortho_context.tab": lines(model.ORTHO_CONTEXT.items()),
     }
 
 
@@ -77,6 +76,7 @@ def punkt_data_dir() -> Path:
         try:
             root.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared fallback folder from other users
         except OSError:
             continue
         try:
