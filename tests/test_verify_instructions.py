@@ -244,6 +244,14 @@ def test_unknown_instruction_is_unscorable(toy):
     assert "made_up:instruction" in result.detail
 
 
+@pytest.mark.realdata
+def test_random_checker_arguments_are_unscorable(ifeval):
+    """IFEval's key 1122 asks for the letter "#"; the checker would count a random letter instead."""
+    result = verify_instructions(ifeval[1122], "#a #b #c #d")
+    assert not result.scorable and "keywords:letter_frequency" in result.detail
+    assert sum(not verify_instructions(q, "ok").scorable for q in ifeval.values()) == 1
+
+
 def test_malformed_reference_is_unscorable(toy):
     query = dict(toy[9011])
     for reference in (

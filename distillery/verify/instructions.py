@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import tempfile
 from functools import lru_cache
@@ -140,29 +141,41 @@ def _instructions(query: dict) -> tuple[list[str], list[dict]]:
     return [str(i) for i in ids], kwargs
 
 
+def _build(checker_class, instruction_id: str, given: dict, prompt: str, seed: int):
+    """A checker configured as IFEval's ``test_instruction_following_strict`` does, plus what it
+    resolved its arguments to."""
+    random.seed(seed)
+    checker = checker_class(instruction_id)
+    description = checker.build_description(**given)
+    args = checker.get_instruction_args()
+    if args and "prompt" in args:
+        description = checker.build_description(prompt=prompt)
+    return checker, (description, repr(args))
+
+
 def _build_checkers(ids: list[str], kwargs: list[dict], prompt: str) -> list:
-    """One configured checker per instruction, as IFEval's ``test_instruction_following_strict``
-    builds them. A checker left with an argument the query did not give would pick it at random,
-    so that query is refused rather than scored against a made-up instruction."""
+    """One checker per instruction. A checker fills an argument that is missing or out of range
+    (IFEval key 1122 asks for the letter "#") with a random value, so each is built under two seeds:
+    if they disagree, the query is refused rather than scored against a made-up instruction."""
     registry = _registry()
     unknown = sorted({i for i in ids if i not in registry})
     if unknown:
         raise ValueError(f"unknown instruction id(s): {', '.join(unknown)}")
     checkers = []
-    for instruction_id, given in zip(ids, kwargs):
-        given = {k: v for k, v in given.items() if v is not None}
-        checker = registry[instruction_id](instruction_id)
-        try:
-            checker.build_description(**given)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{instruction_id}: bad kwargs {given}: {exc}") from None
-        args = checker.get_instruction_args()
-        if args and "prompt" in args:
-            checker.build_description(prompt=prompt)
-        missing = sorted(set(args or {}) - set(given) - {"prompt"})
-        if missing:
-            raise ValueError(f"{instruction_id}: kwargs lack {', '.join(missing)}")
-        checkers.append(checker)
+    state = random.getstate()
+    try:
+        for instruction_id, given in zip(ids, kwargs):
+            given = {k: v for k, v in given.items() if v is not None}
+            try:
+                checker, resolved = _build(registry[instruction_id], instruction_id, given, prompt, seed=0)
+                _, resolved_again = _build(registry[instruction_id], instruction_id, given, prompt, seed=1)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{instruction_id}: bad kwargs {given}: {exc}") from None
+            if resolved != resolved_again:
+                raise ValueError(f"{instruction_id}: kwargs {given} leave the checker to pick values at random")
+            checkers.append(checker)
+    finally:
+        random.setstate(state)
     return checkers
 
 

@@ -167,6 +167,10 @@ def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) 
         bwrap,
         "--unshare-all", "--unshare-user", "--disable-userns",
         "--die-with-parent", "--new-session", "--clearenv",
+        # The program is the namespace's pid 1: when it ends, the kernel kills whatever it left
+        # behind. Without this, bwrap's own init is orphaned on exit and, under an init that does
+        # not reap promptly (containers), its zombies pile up against RLIMIT_NPROC.
+        "--as-pid-1",
         "--ro-bind", "/usr", "/usr",
     ]
     for link in ("bin", "lib", "lib64", "sbin"):

@@ -1,0 +1,30 @@
+"""The generation interface every backend implements: requests in, results out, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: list[dict]  # [{role, content}], ending with a user turn
+    max_new_tokens: int = 1024
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    finish_reason: str  # "stop" (end of sequence or a stop string) or "length"
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Backend(Protocol):
+    model_id: str
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]: ...

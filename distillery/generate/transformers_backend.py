@@ -1,0 +1,86 @@
+"""A local Hugging Face causal LM as a generation backend (CPU or GPU), batched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import groupby
+
+import torch
+
+from distillery.generate.backend import GenerationRequest, GenerationResult
+
+
+class TransformersBackend:
+    """Batches requests that share sampling settings; left padding so that batched and single
+    generation agree. A request's seed seeds its batch (the first request's seed): requests that must
+    be reproducible one by one should be sent with batch_size=1."""
+
+    def __init__(self, model, tokenizer, model_id: str, batch_size: int = 8, progress: Callable | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self.progress = progress
+
+    @classmethod
+    def load(cls, path: str, dtype: str = "auto", device: str = "auto", **kwargs) -> "TransformersBackend":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device)
+        return cls(model, AutoTokenizer.from_pretrained(path), model_id=path, **kwargs)
+
+    def _prompt(self, messages: list[dict]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    @torch.inference_mode()
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        results: list[GenerationResult | None] = [None] * len(requests)
+        key = (lambda i: (requests[i].max_new_tokens, requests[i].temperature, requests[i].top_p, requests[i].stop))
+        order = sorted(range(len(requests)), key=key)
+        batches = [list(g) for _, g in groupby(order, key=key)]
+        batches = [b[i:i + self.batch_size] for b in batches for i in range(0, len(b), self.batch_size)]
+        if self.progress is not None:
+            batches = self.progress(batches, unit="batch")
+        for batch in batches:
+            for i, result in zip(batch, self._generate_batch([requests[i] for i in batch])):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _generate_batch(self, batch: list[GenerationRequest]) -> list[GenerationResult]:
+        first = batch[0]
+        inputs = self.tokenizer([self._prompt(r.messages) for r in batch], return_tensors="pt", padding=True,
+                                add_special_tokens=False).to(self.model.device)
+        sampling = first.temperature > 0
+        torch.manual_seed(first.seed)
+        out = self.model.generate(**inputs, max_new_tokens=first.max_new_tokens, do_sample=sampling,
+                                  temperature=first.temperature if sampling else None,
+                                  top_p=first.top_p if sampling else None, top_k=None,
+                                  pad_token_id=self.tokenizer.pad_token_id,
+                                  stop_strings=list(first.stop) or None, tokenizer=self.tokenizer)
+        width = inputs["input_ids"].shape[1]
+        eos = set(self.model.generation_config.eos_token_id if isinstance(self.model.generation_config.eos_token_id, list)
+                  else [self.model.generation_config.eos_token_id])
+        results = []
+        for row, request in enumerate(batch):
+            new = out[row, width:].tolist()
+            end = next((k for k, t in enumerate(new) if t in eos), None)
+            ended = end is not None
+            if ended:
+                new = new[: end + 1]  # what follows the end of sequence is batch padding
+            else:
+                while new and new[-1] == self.tokenizer.pad_token_id:
+                    new.pop()
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            stopped = any(s in text for s in request.stop)
+            for s in request.stop:
+                if s in text:
+                    text = text[: text.index(s)]
+            finish = "stop" if ended or stopped or len(new) < request.max_new_tokens else "length"
+            results.append(GenerationResult(text, finish, int(inputs["attention_mask"][row].sum()), len(new)))
+        return results
