@@ -27,10 +27,22 @@ def _prep_report(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from distillery.verify import Verifier
     from distillery.verify.batch import summary_table, verify_file
 
-    summary = verify_file(args.input, args.output, args.response_field, args.processes,
-                          progress=lambda **kw: tqdm(desc="verify", **kw))
+    reward = judge = None
+    if args.reward_model:
+        from distillery.verify.reward import RewardModelVerifier
+
+        reward = RewardModelVerifier.load(args.reward_model, trust_remote_code=args.trust_remote_code,
+                                          **({"use": tuple(args.reward_attributes)} if args.reward_attributes else {}))
+    if args.judge_model:
+        from distillery.generate.transformers_backend import TransformersBackend
+        from distillery.verify.judge import JudgeVerifier
+
+        judge = JudgeVerifier(TransformersBackend.load(args.judge_model))
+    verifier = Verifier(args.processes, reward=reward, judge=judge, progress=lambda **kw: tqdm(desc="verify", **kw))
+    summary = verify_file(args.input, args.output, verifier, args.response_field)
     print(summary_table(summary), end="")
     return 0
 
@@ -47,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("output", help="the same rows with score, passed, verifier, detail, scorable (.jsonl or .parquet)")
     p.add_argument("--response-field", default="response", help="the column holding the response")
     p.add_argument("--processes", type=int, default=None, help="worker processes (default: every core)")
+    p.add_argument("--reward-model", help="sequence-classification reward model (folder or hub id) for chat/general")
+    p.add_argument("--reward-attributes", nargs="+", help="attributes to average (default: helpfulness correctness "
+                                                          "coherence, of the five HelpSteer2 attributes)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow the reward model's own code "
+                                                                     "(Decision-Tree-Reward-Llama-3.1-8B needs it)")
+    p.add_argument("--judge-model", help="causal LM (folder or hub id) that rates chat/general replies when no "
+                                         "reward model is given, and answers the rules cannot decide")
     p.set_defaults(func=_verify)
     args = parser.parse_args(argv)
     return args.func(args)

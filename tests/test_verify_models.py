@@ -97,3 +97,18 @@ def test_transformers_backend_batches_like_single_requests_and_counts_tokens():
     assert [r.text for r in batched] == [r.text for r in single]
     assert [r.prompt_tokens for r in batched] == [r.prompt_tokens for r in single]
     assert all(r.completion_tokens <= 6 and r.finish_reason in ("stop", "length") for r in batched)
+
+
+def test_verifier_routes_chat_and_undecided_answers_to_the_judge():
+    from distillery.verify import Verifier
+
+    queries = [QUERY, {"category": "math", "reference": {"answer": "5"}, "messages": []},
+               {"category": "math", "reference": {"answer": "5"}, "messages": []}]
+    replies = [REPLY, "<think>x</think><answer>\\boxed{\\text{five apples}}</answer>",
+               "<think>x</think><answer>\\boxed{5}</answer>"]
+    alone = Verifier(processes=1).score(queries, replies)
+    assert not alone[0].scorable and alone[2].score == 1.0
+    backend = ScriptedBackend(["Rating: 9", "Rating: 10"])
+    judged = Verifier(processes=1, judge=JudgeVerifier(backend)).score(queries, replies)
+    assert [r.verifier for r in judged] == ["judge", "judge" if alone[1].undecided else "math", "math"]
+    assert judged[0].score == 0.9 and judged[2].score == 1.0

@@ -1,1 +1,49 @@
-"""Verifiers: one per category, one interface (:func:`distillery.verify.score`)."""
+"""Verifiers: one per category, one interface.
+
+``score(query, response)`` scores one response with its category's rule-based verifier (math, code,
+science, if); :class:`Verifier` scores batches on every core and adds the model-based verifiers: a
+reward model for chat/general, and an LLM judge for those (when no reward model is given) and for the
+answers a rule cannot decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from distillery.verify.pool import verify_all, verify_one
+from distillery.verify.result import PASS_THRESHOLD, VerifyResult
+
+MODEL_CATEGORIES = ("chat", "general")
+
+__all__ = ["PASS_THRESHOLD", "VerifyResult", "Verifier", "score"]
+
+
+def score(query: dict, response: str) -> VerifyResult:
+    return verify_one(query, response)
+
+
+class Verifier:
+    """``reward`` and ``judge`` are objects with ``score(queries, responses) -> [VerifyResult]``
+    (:class:`~distillery.verify.reward.RewardModelVerifier`, :class:`~distillery.verify.judge.JudgeVerifier`)."""
+
+    def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None):
+        self.processes, self.reward, self.judge, self.progress = processes, reward, judge, progress
+
+    def score(self, queries: Sequence[dict], responses: Sequence[str]) -> list[VerifyResult]:
+        results = verify_all(queries, responses, self.processes, progress=self.progress)
+        by_model = self.reward or self.judge
+        chat = [i for i, q in enumerate(queries) if q.get("category") in MODEL_CATEGORIES]
+        if chat and by_model is not None:
+            self._rescore(by_model, chat, queries, responses, results)
+        elif chat:
+            for i in chat:
+                results[i] = VerifyResult.unscorable("none", "chat/general need a reward model or an LLM judge")
+        undecided = [i for i, r in enumerate(results) if r.undecided]
+        if undecided and self.judge is not None:
+            self._rescore(self.judge, undecided, queries, responses, results)
+        return results
+
+    @staticmethod
+    def _rescore(verifier, rows: list[int], queries, responses, results: list) -> None:
+        for i, result in zip(rows, verifier.score([queries[i] for i in rows], [responses[i] for i in rows])):
+            results[i] = result

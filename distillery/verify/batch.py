@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillery.artifacts import write_parquet, write_text
-from distillery.verify.pool import verify_all
+from distillery.verify import Verifier
 
 RESULT_COLUMNS = ("score", "passed", "verifier", "detail", "scorable")
 
@@ -38,15 +38,14 @@ def write_rows(rows: list[dict], path: str | Path) -> None:
         write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), path)
 
 
-def verify_file(src: str | Path, dst: str | Path, response_field: str = "response", processes: int | None = None,
-                progress=None) -> dict:
+def verify_file(src: str | Path, dst: str | Path, verifier: Verifier, response_field: str = "response") -> dict:
     """Score every row of ``src`` (our query columns + a response) into ``dst``; returns the summary."""
     rows = read_rows(src)
     for i, row in enumerate(rows):
         missing = [k for k in ("category", "reference", response_field) if k not in row]
         if missing:
             raise ValueError(f"{src}: row {i}: missing {missing} (needs the query columns and {response_field!r})")
-    results = verify_all(rows, [r[response_field] or "" for r in rows], processes=processes, progress=progress)
+    results = verifier.score(rows, [r[response_field] or "" for r in rows])
     for row, result in zip(rows, results):
         row.update({k: getattr(result, k) for k in RESULT_COLUMNS})
     write_rows(rows, dst)
