@@ -43,50 +43,60 @@ def verify_one(query: dict, response: str, verifiers: dict[str, str] = RULE_VERI
         return VerifyResult.fail(category, f"verifier error: {type(e).__name__}: {e}"[:500])
 
 
-def _verify_indexed(args: tuple[int, dict, str, dict]) -> tuple[int, VerifyResult]:
-    index, query, response, verifiers = args
-    return index, verify_one(query, response, verifiers)
+def _verify_chunk(items: list[tuple[int, dict, str]], verifiers: dict) -> list[tuple[int, VerifyResult]]:
+    return [(index, verify_one(query, response, verifiers)) for index, query, response in items]
 
 
 def verify_all(queries: Sequence[dict], responses: Sequence[str], processes: int | None = None,
                item_timeout_s: float = 120.0, progress: Callable | None = None,
-               verifiers: dict[str, str] = RULE_VERIFIERS) -> list[VerifyResult]:
+               verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16) -> list[VerifyResult]:
     """Scores in input order, computed on ``processes`` worker processes (default: every core).
 
-    ``verifiers`` maps a category to the ``module:function`` that scores it.
+    ``verifiers`` maps a category to the ``module:function`` that scores it. Items travel in chunks
+    (less inter-process traffic); a chunk that runs past its time is retried one item at a time, so
+    that only the item that hangs is given up.
     """
     processes = processes or os.cpu_count() or 1
     results: list[VerifyResult | None] = [None] * len(queries)
-    pending = list(range(len(queries)))
+    chunks = [list(range(i, min(i + chunk_size, len(queries)))) for i in range(0, len(queries), chunk_size)]
     bar = progress(total=len(queries), unit="response") if progress is not None else None
     context = multiprocessing.get_context("forkserver")  # no fork of a parent that runs Arrow threads
-    while pending:
+    while chunks:
+        retry: list[list[int]] = []
         with context.Pool(processes) as pool:
-            futures = [(i, pool.apply_async(_verify_indexed, ((i, queries[i], responses[i], verifiers),))) for i in pending]
-            pending = []
-            for position, (i, future) in enumerate(futures):
+            futures = [(chunk, pool.apply_async(_verify_chunk, ([(i, queries[i], responses[i]) for i in chunk],
+                                                                verifiers))) for chunk in chunks]
+            for position, (chunk, future) in enumerate(futures):
                 try:
-                    results[i] = future.get(timeout=item_timeout_s)[1]
+                    done = future.get(timeout=item_timeout_s * len(chunk))
                 except multiprocessing.TimeoutError:
-                    log.warning("item %d ran past %.0f s: scored 0, pool restarted", i, item_timeout_s)
-                    results[i] = VerifyResult.fail(queries[i].get("category", "none"),
-                                                   f"verification ran past {item_timeout_s:.0f} s and was killed")
-                    pending = [j for j, f in futures[position + 1:] if not (f.ready() and _collect(results, j, f))]
-                    if bar is not None:
-                        bar.update(len(futures) - position - len(pending))
+                    if len(chunk) == 1:
+                        log.warning("item %d ran past %.0f s: scored 0", chunk[0], item_timeout_s)
+                        results[chunk[0]] = VerifyResult.fail(
+                            queries[chunk[0]].get("category", "none"),
+                            f"verification ran past {item_timeout_s:.0f} s and was killed")
+                        done = [(chunk[0], results[chunk[0]])]
+                    else:
+                        retry.extend([i] for i in chunk)
+                        done = []
+                    # The pool is killed with its hung worker: keep what finished, rerun the rest.
+                    for later, f in futures[position + 1:]:
+                        if f.ready() and f.successful():
+                            _store(results, f.get(), bar)
+                        else:
+                            retry.append(later)
+                    _store(results, done, bar)
                     pool.terminate()
                     break
-                if bar is not None:
-                    bar.update(1)
+                _store(results, done, bar)
+        chunks = retry
     if bar is not None:
         bar.close()
     return results  # type: ignore[return-value]
 
 
-def _collect(results: list, index: int, future) -> bool:
-    """Keep the result of an item that finished before its pool was killed."""
-    try:
-        results[index] = future.get(timeout=0)[1]
-        return True
-    except Exception:
-        return False
+def _store(results: list, done: list[tuple[int, VerifyResult]], bar) -> None:
+    for index, result in done:
+        results[index] = result
+    if bar is not None:
+        bar.update(len(done))

@@ -242,7 +242,32 @@ def _launch(bwrap, python, argv, *, stdin, files, limits, drop_uid, uid) -> RunR
     return _collect(proc, limits, sandboxed=True)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kills the sandboxed program first, so that bwrap reaps it and exits by itself; killing bwrap
+    first would orphan the program's zombie to an init that may never reap it (RLIMIT_NPROC)."""
+    for child in _children(proc.pid):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
