@@ -1,4 +1,5 @@
-# make env: create or update .venv (idempotent). make run: the whole workflow on config.yaml.
+# make env: install the Debian packages it needs when missing (python3-venv; bubblewrap, the sandbox
+# of untrusted code) and create or update .venv (idempotent). make run: the whole workflow on config.yaml.
 # make test: the test suite. Versions are pinned in pyproject.toml only.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,15 +8,16 @@ BIN := $(VENV)/bin
 TORCH_PIN := $(shell grep -oE '"torch==[^"]+"' pyproject.toml | tr -d '"')
 CORES ?= 2
 
-.PHONY: env run test bench clean
+.PHONY: env sysdeps run test bench clean
 
-env: $(VENV)/.installed
+env: sysdeps $(VENV)/.installed
 
-# Debian ships venv/ensurepip separately (python3-venv): installed only when missing.
+sysdeps:
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null && command -v bwrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv bubblewrap; }
+
 # torch goes first, from its pin, so that nothing pulls a CUDA build.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
