@@ -1,5 +1,6 @@
 # make env: install the Debian packages it needs when missing (python3-venv; bubblewrap, the sandbox
-# of untrusted code) and create or update .venv (idempotent). make run: the whole workflow on config.yaml.
+# of untrusted code, which runs it with Debian's /usr/bin/python3) and create or update .venv
+# (idempotent). make run: the whole workflow on config.yaml.
 # make test: the test suite. Versions are pinned in pyproject.toml only.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,8 +14,8 @@ CORES ?= 2
 env: sysdeps $(VENV)/.installed
 
 sysdeps:
-	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null && command -v bwrap >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv bubblewrap; }
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null && command -v bwrap >/dev/null && test -x /usr/bin/python3 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv bubblewrap; }
 
 # torch goes first, from its pin, so that nothing pulls a CUDA build.
 $(VENV)/.installed: pyproject.toml
