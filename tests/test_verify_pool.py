@@ -19,7 +19,7 @@ def test_a_hanging_item_costs_only_itself():
     queries = [q("math", "1")] * 6
     responses = ["ok", "ok", "hang", "ok", "ok", "ok"]
     started = time.monotonic()
-    results = verify_all(queries, responses, processes=2, item_timeout_s=3, verifiers=verifiers)
+    results = verify_all(queries, responses, processes=2, item_timeout_s=3, verifiers=verifiers, chunk_size=2)
     assert time.monotonic() - started < 30
     assert [r.score for r in results] == [1, 1, 0, 1, 1, 1]
     assert "killed" in results[2].detail
