@@ -64,3 +64,17 @@ def test_batched_left_padded_perplexity_equals_one_by_one(tiny_lm):
     nll = torch.nn.functional.cross_entropy(logits[len(ids) - n - 1:-1], torch.tensor(ids[-n:]))
     assert batched[0] == pytest.approx(math.exp(nll.item()), rel=1e-4)
     assert math.isnan(response_perplexities(model, tokenizer, ["what"], [""])[0])
+
+
+def test_apply_quality_accounts_for_every_row():
+    from distillery.verify.quality import apply_quality
+
+    loop = " ".join(["the same twenty one words are repeated here again and again to make a loop in the text ok"] * 30)
+    rows = [{"messages": USER, "response": GOOD, "perplexity": 2.0},
+            {"messages": USER, "response": f"<think>{loop}</think>4", "perplexity": 50.0},
+            {"messages": USER, "response": "", "perplexity": None}]
+    kept, rejects, report = apply_quality(rows, QA)
+    assert report["rows_in"] == len(kept) + len(rejects) == 3
+    assert [r["reason"] for r in rejects] == ["repetition", "structure"]
+    assert "perplexity: perplexity 50.00 > 10.0" in rejects[0]["detail"]
+    assert report["flagged"] == {"perplexity": 1, "repetition": 1, "structure": 1}

@@ -52,3 +52,27 @@ def quality_problems(messages: list[dict], response: str, perplexity: float | No
     if ppl["enabled"] and perplexity is not None and perplexity > ppl["max"]:
         problems["perplexity"] = f"perplexity {perplexity:.2f} > {ppl['max']}"
     return problems
+
+
+def apply_quality(rows: list[dict], config: dict, tokenize: Callable[[str], list] = str.split,
+                  response_field: str = "response") -> tuple[list[dict], list[dict], dict]:
+    """(kept, rejects, report) for rows holding ``messages``, a response and optionally ``perplexity``.
+
+    A reject carries ``reason`` (its first failing check, in :data:`QA_ORDER`) and ``detail`` (all of
+    them); the report counts both, as the query filters do.
+    """
+    kept, rejects = [], []
+    reasons: Counter = Counter()
+    flagged: Counter = Counter()
+    for row in rows:
+        problems = quality_problems(row["messages"], row[response_field] or "", row.get("perplexity"), config, tokenize)
+        if not problems:
+            kept.append(row)
+            continue
+        flagged.update(problems.keys())
+        reason = next(name for name in QA_ORDER if name in problems)
+        reasons[reason] += 1
+        rejects.append({**row, "reason": reason, "detail": "; ".join(f"{k}: {v}" for k, v in problems.items())})
+    report = {"rows_in": len(rows), "kept": len(kept), "rejected": len(rejects),
+              "reasons": dict(sorted(reasons.items())), "flagged": dict(sorted(flagged.items()))}
+    return kept, rejects, report
