@@ -41,7 +41,9 @@ def _verify(args: argparse.Namespace) -> int:
         from distillery.verify.judge import JudgeVerifier
 
         judge = JudgeVerifier(TransformersBackend.load(args.judge_model))
-    verifier = Verifier(args.processes, reward=reward, judge=judge, progress=lambda **kw: tqdm(desc="verify", **kw))
+    options = {"code": {"allow_unsandboxed": True}} if args.allow_unsandboxed else None
+    verifier = Verifier(args.processes, reward=reward, judge=judge, options=options,
+                        progress=lambda **kw: tqdm(desc="verify", **kw))
     summary = verify_file(args.input, args.output, verifier, args.response_field)
     print(summary_table(summary), end="")
     return 0
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                                                           "coherence, of the five HelpSteer2 attributes)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the reward model's own code "
                                                                      "(Decision-Tree-Reward-Llama-3.1-8B needs it)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="run code answers without bubblewrap when it is missing (rlimits only: never on a shared machine)")
     p.add_argument("--judge-model", help="causal LM (folder or hub id) that rates chat/general replies when no "
                                          "reward model is given, and answers the rules cannot decide")
     p.set_defaults(func=_verify)

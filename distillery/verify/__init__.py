@@ -18,19 +18,21 @@ MODEL_CATEGORIES = ("chat", "general")
 __all__ = ["PASS_THRESHOLD", "VerifyResult", "Verifier", "score"]
 
 
-def score(query: dict, response: str) -> VerifyResult:
-    return verify_one(query, response)
+def score(query: dict, response: str, options: dict[str, dict] | None = None) -> VerifyResult:
+    return verify_one(query, response, options=options)
 
 
 class Verifier:
     """``reward`` and ``judge`` are objects with ``score(queries, responses) -> [VerifyResult]``
     (:class:`~distillery.verify.reward.RewardModelVerifier`, :class:`~distillery.verify.judge.JudgeVerifier`)."""
 
-    def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None):
+    def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None,
+                 options: dict[str, dict] | None = None):
         self.processes, self.reward, self.judge, self.progress = processes, reward, judge, progress
+        self.options = options
 
     def score(self, queries: Sequence[dict], responses: Sequence[str]) -> list[VerifyResult]:
-        results = verify_all(queries, responses, self.processes, progress=self.progress)
+        results = verify_all(queries, responses, self.processes, progress=self.progress, options=self.options)
         by_model = self.reward or self.judge
         chat = [i for i, q in enumerate(queries) if q.get("category") in MODEL_CATEGORIES]
         if chat and by_model is not None:

@@ -32,27 +32,34 @@ def _load(target: str) -> Callable[[dict, str], VerifyResult]:
     return getattr(importlib.import_module(module), function)
 
 
-def verify_one(query: dict, response: str, verifiers: dict[str, str] = RULE_VERIFIERS) -> VerifyResult:
-    """Score one response in this process; an unexpected error is a 0 with the error, not a crash."""
+def verify_one(query: dict, response: str, verifiers: dict[str, str] = RULE_VERIFIERS,
+               options: dict[str, dict] | None = None) -> VerifyResult:
+    """Score one response in this process; an unexpected error is a 0 with the error, not a crash.
+
+    ``options[category]`` are keyword arguments of that category's verifier (e.g. the code
+    verifier's ``max_tests``, ``timeout_s``, ``allow_unsandboxed``).
+    """
     category = query.get("category")
     if category not in verifiers:
         return VerifyResult.unscorable("none", f"no rule-based verifier for category {category!r}")
     try:
-        return _load(verifiers[category])(query, response)
+        return _load(verifiers[category])(query, response, **(options or {}).get(category, {}))
     except Exception as e:  # a verifier bug must not take the batch down; the reason is kept
         return VerifyResult.fail(category, f"verifier error: {type(e).__name__}: {e}"[:500])
 
 
-def _verify_chunk(items: list[tuple[int, dict, str]], verifiers: dict) -> list[tuple[int, VerifyResult]]:
-    return [(index, verify_one(query, response, verifiers)) for index, query, response in items]
+def _verify_chunk(items: list[tuple[int, dict, str]], verifiers: dict, options: dict | None) -> list[tuple[int, VerifyResult]]:
+    return [(index, verify_one(query, response, verifiers, options)) for index, query, response in items]
 
 
 def verify_all(queries: Sequence[dict], responses: Sequence[str], processes: int | None = None,
                item_timeout_s: float = 120.0, progress: Callable | None = None,
-               verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16) -> list[VerifyResult]:
+               verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16,
+               options: dict[str, dict] | None = None) -> list[VerifyResult]:
     """Scores in input order, computed on ``processes`` worker processes (default: every core).
 
-    ``verifiers`` maps a category to the ``module:function`` that scores it. Items travel in chunks
+    ``verifiers`` maps a category to the ``module:function`` that scores it, ``options`` a category to
+    that function's keyword arguments (see :func:`verify_one`). Items travel in chunks
     (less inter-process traffic); a chunk that runs past its time is retried one item at a time, so
     that only the item that hangs is given up.
     """
@@ -65,7 +72,7 @@ def verify_all(queries: Sequence[dict], responses: Sequence[str], processes: int
         retry: list[list[int]] = []
         with context.Pool(processes) as pool:
             futures = [(chunk, pool.apply_async(_verify_chunk, ([(i, queries[i], responses[i]) for i in chunk],
-                                                                verifiers))) for chunk in chunks]
+                                                                verifiers, options))) for chunk in chunks]
             for position, (chunk, future) in enumerate(futures):
                 try:
                     done = future.get(timeout=item_timeout_s * len(chunk))
