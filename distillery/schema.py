@@ -10,6 +10,10 @@ ROLES = ("system", "user", "assistant")
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 TEST_CASE = pa.struct([("input", pa.string()), ("output", pa.string()), ("testtype", pa.string())])
 
+# Test-type names used by LiveCodeBench, TACO/APPS dumps and open-r1's verifiable problems.
+TESTTYPE_ALIASES = {"functional": "functional", "function_call": "functional", "call": "functional",
+                    "stdin": "stdin", "stdin_stdout": "stdin", "standard_io": "stdin"}
+
 # One struct for every category; a field a category does not use is null.
 REFERENCE = pa.struct(
     [

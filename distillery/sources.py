@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillery.canonical import qid
-from distillery.schema import INGEST_REJECT, QUERY
+from distillery.schema import INGEST_REJECT, QUERY, TESTTYPE_ALIASES
 
 CONVERSATION_FIELDS = ("prompt", "messages", "conversations", "turns")
 
@@ -231,11 +231,6 @@ def _options(value: Any) -> list[str] | None:
     if not isinstance(value, list):
         raise RowError("bad_type", f"options: expected a list, got {type(value).__name__}")
     return [str(v) for v in value]
-
-
-# Test-type names used by LiveCodeBench, TACO/APPS dumps and open-r1's verifiable problems.
-TESTTYPE_ALIASES = {"functional": "functional", "function_call": "functional", "call": "functional",
-                    "stdin": "stdin", "stdin_stdout": "stdin", "standard_io": "stdin"}
 
 
 def _tests(value: Any, default_type: str | None) -> list[dict] | None:

@@ -38,4 +38,4 @@ def test_options_reach_the_category_verifier():
     answer = "<think>x</think><answer>```python\ndef f(x):\n    return x + 1\n```</answer>"
     assert verify_all([query], [answer], processes=1)[0].score == 1.0
     result = verify_all([query], [answer], processes=1, options={"code": {"max_tests": 0}})[0]
-    assert result.score < 1.0 or not result.scorable
+    assert not result.scorable and "max_tests=0" in result.detail

@@ -18,9 +18,10 @@ import re
 import textwrap
 import time
 
+from distillery.schema import TESTTYPE_ALIASES
 from distillery.verify import sandbox
 from distillery.verify.parse import split_response
-from distillery.verify.result import VerifyResult
+from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 VERIFIER = "code"
 _MARK = "@@distillery-result@@ "
@@ -169,7 +170,10 @@ def _tests_of(query: dict) -> tuple[list[dict], str | None]:
         try:
             tests = json.loads(tests)
         except ValueError:
-            tests = ast.literal_eval(tests)
+            try:
+                tests = ast.literal_eval(tests)
+            except (ValueError, SyntaxError):
+                tests = None
     fn_name = reference.get("fn_name")
     if fn_name in ("", "None"):
         fn_name = None
@@ -254,7 +258,7 @@ def _run_functional(program, fn_name, items, opts, budget_end) -> dict[int, tupl
             "indices": [i for i, _ in pending],
             "inputs": [t.get("input") or "" for _, t in pending],
         }
-        launch_opts = dict(opts, timeout_s=per_test * len(pending) + 1.0)
+        launch_opts = dict(opts, timeout_s=min(per_test * len(pending) + 1.0, max(budget_end - time.monotonic(), 0.1)))
         run = sandbox.run_python(
             HARNESS,
             files={"solution.py": PREAMBLE + program, "spec.json": json.dumps(spec)},
@@ -299,7 +303,7 @@ def verify_code(
     timeout_s: float = 5.0,
     total_timeout_s: float = 60.0,
     memory_mb: int = 1024,
-    threshold: float | None = None,
+    threshold: float = PASS_THRESHOLD,
     **sandbox_options,
 ) -> VerifyResult:
     """``timeout_s`` is per test; ``total_timeout_s`` bounds one response (tests not started by then
@@ -315,12 +319,17 @@ def verify_code(
     if program is None:
         return VerifyResult.fail(VERIFIER, "no ```python code block in the answer")
     tests = tests[:max_tests]
+    if not tests:
+        return VerifyResult.unscorable(VERIFIER, f"no tests to run (max_tests={max_tests})")
     opts = dict(sandbox_options, timeout_s=timeout_s, memory_mb=memory_mb)
     budget_end = time.monotonic() + total_timeout_s
     verdicts: dict[int, tuple[bool, str]] = {}
     functional = []
     for i, test in enumerate(tests):
-        kind = test.get("testtype") or ("functional" if fn_name else "stdin")
+        declared = test.get("testtype") or ("functional" if fn_name else "stdin")
+        kind = TESTTYPE_ALIASES.get(str(declared).lower())
+        if kind is None:
+            return VerifyResult.unscorable(VERIFIER, f"test {i + 1}: unknown test type {declared!r}")
         if kind == "functional":
             if not fn_name:
                 return VerifyResult.unscorable(VERIFIER, "functional tests but no fn_name")
@@ -336,7 +345,4 @@ def verify_code(
     failures = [i for i in sorted(verdicts) if not verdicts[i][0]]
     if failures:
         detail += f"; first failure: test {failures[0] + 1}: {verdicts[failures[0]][1]}"
-    score = n_pass / len(tests)
-    if threshold is None:
-        return VerifyResult.of(score, VERIFIER, detail)
-    return VerifyResult.of(score, VERIFIER, detail, threshold=threshold)
+    return VerifyResult.of(n_pass / len(tests), VERIFIER, detail, threshold=threshold)

@@ -31,6 +31,7 @@ import resource
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -90,8 +91,13 @@ class _Slot:
 
 
 def _slot_dir() -> Path:
+    """Our own private folder of lock files: another user could otherwise pre-create it, hold every
+    slot, or plant symlinks that root would follow."""
     path = Path(tempfile.gettempdir()) / f"distillery-sandbox-uids-{os.geteuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxUnavailable(f"{path} is not a private folder of uid {os.geteuid()}: remove it")
     return path
 
 
@@ -103,7 +109,7 @@ def _acquire_slot(uid_base: int, n_slots: int) -> _Slot:
     for attempt in range(4):
         for k in range(n_slots):
             slot = (start + k) % n_slots
-            fd = os.open(directory / f"{uid_base + slot}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            fd = os.open(directory / f"{uid_base + slot}.lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
@@ -125,12 +131,11 @@ def _default_python() -> str:
     return sys.executable
 
 
-def _python_prefix(python: str) -> str | None:
-    """The directory to bind for an interpreter outside /usr (None when /usr covers it)."""
-    real = os.path.realpath(python)
-    if real.startswith("/usr/"):
-        return None
-    return str(Path(real).parent.parent)
+def _check_python(python: str) -> None:
+    """Only an interpreter under /usr, which is bound read-only anyway: binding the installation
+    of another (a pyenv under /root, a ~/bin) would show the sandbox whatever lies beside it."""
+    if not os.path.realpath(python).startswith("/usr/"):
+        raise SandboxUnavailable(f"the sandbox runs an interpreter under /usr (Debian's python3), not {python}")
 
 
 def _set_limits(limits: Limits, limit_procs: bool) -> None:
@@ -179,12 +184,11 @@ def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) 
             args += ["--symlink", os.readlink(target), f"/{link}"]
         elif target.is_dir():
             args += ["--ro-bind", str(target), f"/{link}"]
-    prefix = _python_prefix(python)
-    if prefix:
-        args += ["--ro-bind", prefix, prefix]
     size = str(limits.tmpfs_mb << 20)
     args += [
         "--proc", "/proc", "--dev", "/dev",
+        # /dev is a tmpfs of its own: read-only, but for a size-capped /dev/shm (multiprocessing).
+        "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
         "--size", size, "--tmpfs", "/tmp",
         "--size", size, "--tmpfs", WORKDIR,
     ]
@@ -204,10 +208,13 @@ def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) 
 def _probe(bwrap: str, python: str, drop_uid: bool, uid_base: int) -> None:
     """One trivial sandboxed run per process, so that a host that cannot sandbox fails loudly and
     early instead of scoring every program 0."""
-    proc = _launch(
-        bwrap, python, ["-c", "print(6*7)"], stdin=b"", files={},
-        limits=Limits(timeout_s=10), drop_uid=drop_uid, uid=uid_base + DEFAULT_UID_SLOTS - 1,
-    )
+    _check_python(python)
+    slot = _acquire_slot(uid_base, DEFAULT_UID_SLOTS)
+    try:
+        proc = _launch(bwrap, python, ["-c", "print(6*7)"], stdin=b"", files={},
+                       limits=Limits(timeout_s=10), drop_uid=drop_uid, uid=slot.uid)
+    finally:
+        slot.release()
     if proc.returncode != 0 or proc.stdout.strip() != "42":
         raise SandboxUnavailable(
             f"bubblewrap cannot run {python} here (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
@@ -266,12 +273,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
             pass
     try:
         proc.wait(timeout=1)
+        return
     except subprocess.TimeoutExpired:
         pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    if proc.poll() is None:  # once bwrap is reaped its pid, and so its group id, may be reused
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool) -> RunResult:
@@ -305,9 +314,10 @@ def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool) -> RunResu
                 break
     if reason:
         _kill_group(proc)
-    try:
-        returncode = proc.wait(timeout=5)
+    try:  # a program that closed its pipes may still run: it too has until the deadline
+        returncode = proc.wait(timeout=max(deadline - time.perf_counter(), 0.05))
     except subprocess.TimeoutExpired:
+        reason = reason or "timeout"
         _kill_group(proc)
         returncode = proc.wait()
     wall = time.perf_counter() - start
