@@ -1,7 +1,8 @@
 """Splitting a response into its reasoning and its answer.
 
 Two shapes occur: the paper's ``<think>…</think> <answer>…</answer>`` and DeepSeek-R1's
-``<think>…</think>`` followed by the answer as plain text. Verifiers score the answer part only, so
+``<think>…</think>`` followed by the answer as plain text (whose opening ``<think>`` may sit in the
+prompt, so that the completion holds only ``…</think> answer``). Verifiers score the answer part only, so
 that a correct value mentioned while thinking earns nothing.
 """
 
@@ -25,8 +26,13 @@ def split_response(text: str | None) -> ParsedResponse:
     if text is None or not text.strip():
         return ParsedResponse(None, None, "empty response")
     think_match = _THINK.search(text)
-    think = think_match.group(1).strip() if think_match else None
-    rest = text[think_match.end():] if think_match else text
+    if think_match is None and "</think>" in text and "<think>" not in text:
+        # R1/Qwen3 chat templates open <think> in the prompt: the completion starts inside it.
+        head, _, rest = text.partition("</think>")
+        think = head.strip()
+    else:
+        think = think_match.group(1).strip() if think_match else None
+        rest = text[think_match.end():] if think_match else text
     if think_match is None and "<think>" in text:
         return ParsedResponse(text.split("<think>", 1)[1].strip(), None, "unclosed <think>: no answer")
     answer_match = _ANSWER.search(rest)
