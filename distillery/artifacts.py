@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -11,30 +12,43 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def _atomic_target(path: str | os.PathLike) -> tuple[Path, str]:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside ``path`` that becomes ``path`` only if the block succeeds.
+
+    It gets the permissions of a normal new file (mkstemp's 0600 would hide results from the rest
+    of a group on a shared cluster file system)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
-    return path, tmp
-
-
-def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
-    path, tmp = _atomic_target(path)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        os.chmod(tmp, 0o666 & ~_umask())
+        yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
+def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
 class ParquetBatchWriter:
     """Writes a Parquet file batch by batch; the file appears, whole, only when the writer closes."""
 
     def __init__(self, path: str | os.PathLike, schema: pa.Schema):
-        self.path, self.tmp = _atomic_target(path)
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(path))
+        self.writer = self._stack.enter_context(pq.ParquetWriter(tmp, schema, compression="zstd"))
 
     def write(self, table: pa.Table) -> None:
         self.writer.write_table(table)
@@ -42,29 +56,16 @@ class ParquetBatchWriter:
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, exc, tb):
-        self.writer.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
 
 
-def read_parquet(path: str | os.PathLike, schema: pa.Schema | None = None) -> pa.Table:
-    table = pq.read_table(path)
-    return table.cast(schema) if schema is not None else table
+def read_parquet(path: str | os.PathLike) -> pa.Table:
+    return pq.read_table(path)
 
 
 def write_json(obj, path: str | os.PathLike) -> None:
-    path, tmp = _atomic_target(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", path)
 
 
 def read_json(path: str | os.PathLike):
@@ -73,13 +74,8 @@ def read_json(path: str | os.PathLike):
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
-    path, tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_stage(outputs, kept: pa.Table, rejects: pa.Table, report: dict) -> None:

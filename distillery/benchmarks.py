@@ -13,6 +13,7 @@ from distillery.sources import MISSING, SourceError, lookup, read_rows
 def load_items(name: str, spec: dict, base_dir: str | Path = ".") -> pa.Table:
     """One benchmark's items; a row without the text or id field is an error naming the row."""
     rows = {"benchmark": [], "item_id": [], "text": []}
+    seen: dict[str, int] = {}
     for raw in read_rows({"name": name, **spec}, base_dir):
         if raw.error is not None:
             raise SourceError(f"benchmark {name!r}: {raw.error}")
@@ -20,6 +21,9 @@ def load_items(name: str, spec: dict, base_dir: str | Path = ".") -> pa.Table:
         if not isinstance(text, str) or not text.strip() or item_id is None or item_id is MISSING:
             raise SourceError(f"benchmark {name!r} row {raw.row}: needs text field {spec['text']!r} "
                               f"and id field {spec['id']!r}")
+        if str(item_id) in seen:
+            raise SourceError(f"benchmark {name!r} row {raw.row}: item id {item_id!r} repeats row {seen[str(item_id)]}")
+        seen[str(item_id)] = raw.row
         rows["benchmark"].append(name)
         rows["item_id"].append(str(item_id))
         rows["text"].append(text)
@@ -28,8 +32,6 @@ def load_items(name: str, spec: dict, base_dir: str | Path = ".") -> pa.Table:
     return pa.table(rows, schema=BENCHMARK_ITEM)
 
 
-def load_benchmarks(names: list[str], specs: dict, base_dir: str | Path = ".") -> pa.Table:
-    missing = [n for n in names if n not in specs]
-    if missing:
-        raise SourceError(f"decontaminate.benchmarks names {missing}, not defined under benchmarks:")
-    return pa.concat_tables([load_items(n, specs[n], base_dir) for n in names])
+def load_benchmarks(specs: dict[str, dict], base_dir: str | Path = ".") -> pa.Table:
+    """The items of every benchmark in ``specs`` (name -> its config entry)."""
+    return pa.concat_tables([load_items(name, spec, base_dir) for name, spec in specs.items()])

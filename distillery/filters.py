@@ -56,7 +56,7 @@ class _Columns:
         content = pc.utf8_trim_whitespace(values.field("content"))
         role = values.field("role")
         self.n = len(queries)
-        single_turn = len(content) == self.n  # the common case: text and last turn are the turn itself
+        single_turn = bool((np.diff(offsets) == 1).all())  # the common case: text and last turn are the turn itself
         self.text = content if single_turn else pc.binary_join(
             pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), content), "\n")
         self.text_chars = pc.utf8_length(self.text).to_numpy(zero_copy_only=False)

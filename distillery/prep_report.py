@@ -44,6 +44,7 @@ def collect(stage_reports: dict[str, list[Path]], shards_report: Path | None = N
         s["removed"] == sum(s["reasons"].values()) for s in stages)
     if shards_report is not None:
         summary["shards"] = read_json(shards_report)
+        summary["accounted"] &= bool(stages) and summary["shards"]["total"] == stages[-1]["kept"]
     return summary
 
 

@@ -2,19 +2,22 @@
 
 Snakemake reruns a job when its script changes but cannot see the package modules that script
 imports. Each rule therefore gets, as a param, the hash of the ``distillery`` modules its script
-imports *and of every ``distillery`` module those import*, found by reading the import statements
-(nothing is imported, so computing it while the Snakefile is parsed is cheap).
+imports *and of every ``distillery`` module those import*, found by reading the import statements and
+the ``"distillery.module:function"`` strings of modules loaded by name (nothing is imported, so
+computing it while the Snakefile is parsed is cheap).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "distillery"
 PACKAGE_DIR = Path(__file__).resolve().parent
+_LOADED_BY_NAME = re.compile(rf"^{PACKAGE}(\.\w+)+:\w+$")
 
 
 def _module_path(module: str) -> Path:
@@ -33,7 +36,9 @@ def _imports_in(path: Path, package: str) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _LOADED_BY_NAME.match(node.value):
+            names = [node.value.partition(":")[0]]  # "distillery.x:function", imported at run time
+        elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:

@@ -260,11 +260,22 @@ def _kwargs(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = json.loads(value)
-    if not isinstance(value, list):
-        raise RowError("bad_type", f"kwargs: expected a list, got {type(value).__name__}")
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise RowError("bad_kwargs", f"kwargs: not JSON: {e}") from None
+    if not isinstance(value, list) or not all(kw is None or isinstance(kw, dict) for kw in value):
+        raise RowError("bad_kwargs", "kwargs: expected a list of objects, one per instruction")
     # IFEval dumps carry null for the arguments an instruction does not take.
     return json.dumps([{k: v for k, v in (kw or {}).items() if v is not None} for kw in value], sort_keys=True)
+
+
+def _string_list(value: Any, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RowError("bad_type", f"{what}: expected a list, got {type(value).__name__}")
+    return [str(v) for v in value]
 
 
 def _jsonable(value: Any) -> Any:
@@ -292,13 +303,13 @@ def normalize_record(record: dict, source: dict, row: int, max_chars: int) -> di
     answer = _field(record, fields, "answer")
     if isinstance(answer, int) and options and 0 <= answer < len(options):
         answer = _letter(answer)
-    instruction_ids = _field(record, fields, "instruction_id_list")
+    fn_name = _field(record, fields, "fn_name")
     reference = {
         "answer": None if answer is None else str(answer),
         "options": options,
         "tests": _tests(_field(record, fields, "tests"), _field(record, fields, "test_type")),
-        "fn_name": _field(record, fields, "fn_name"),
-        "instruction_id_list": None if instruction_ids is None else [str(i) for i in instruction_ids],
+        "fn_name": None if fn_name is None else str(fn_name),
+        "instruction_id_list": _string_list(_field(record, fields, "instruction_id_list"), "instruction_id_list"),
         "kwargs": _kwargs(_field(record, fields, "kwargs")),
     }
     if reference["instruction_id_list"] is not None and reference["kwargs"] is not None:

@@ -8,7 +8,10 @@ sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 
 from distillery.canonical import shard_names
+from distillery.config import check_config
 from distillery.provenance import script_code_hash
+
+check_config(config)
 
 SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])

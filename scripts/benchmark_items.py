@@ -1,11 +1,10 @@
-import pyarrow as pa
+from collections import Counter
 
 from distillery.artifacts import write_parquet
-from distillery.benchmarks import load_items
+from distillery.benchmarks import load_benchmarks
 from distillery.runlog import job_log
 
 with job_log(snakemake.log[0]) as log:
-    tables = [load_items(name, spec) for name, spec in snakemake.params.benchmarks.items()]
-    for t in tables:
-        log.info("%s: %d items", t.column("benchmark")[0], len(t))
-    write_parquet(pa.concat_tables(tables), snakemake.output[0])
+    items = load_benchmarks(snakemake.params.benchmarks)
+    log.info("items per benchmark: %s", dict(Counter(items.column("benchmark").to_pylist())))
+    write_parquet(items, snakemake.output[0])

@@ -87,3 +87,12 @@ def test_thresholds_are_configurable(filters_config):
 def test_empty_input(filters_config):
     kept, rejects, report = apply_filters(QUERY.empty_table(), filters_config)
     assert len(kept) == len(rejects) == report["rows_in"] == 0
+
+
+def test_mixed_turn_counts_keep_texts_on_their_rows(filters_config):
+    two_turns = [{"role": "user", "content": "Tell me about tides, please."},
+                 {"role": "assistant", "content": "Sure."}, {"role": "user", "content": "See www.example.com"}]
+    table = queries(two_turns, "A clean single-turn question about the moon?")
+    kept, rejects, _ = apply_filters(table, filters_config)
+    assert rejects.column("reason").to_pylist() == ["url"]
+    assert kept.column("messages").to_pylist()[0][0]["content"].startswith("A clean")

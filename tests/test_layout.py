@@ -39,3 +39,20 @@ def test_every_rule_declares_a_log_and_code_fingerprint():
                 name = block.split()[1].rstrip(":")
                 assert "    log:" in block, f"{smk.name}: rule {name} has no log"
                 assert "code=code(" in block, f"{smk.name}: rule {name} has no code fingerprint"
+
+
+def test_config_checks_beyond_the_schema():
+    import pytest
+
+    from distillery.config import ConfigError, check_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.setdefault("decontaminate", {})
+    check_config(config)
+    config["sources"].append(dict(config["sources"][0]))
+    with pytest.raises(ConfigError, match="toy_math"):
+        check_config(config)
+    config["sources"].pop()
+    config["decontaminate"]["benchmarks"] = ["demo_math", "aime2099"]
+    with pytest.raises(ConfigError, match="aime2099"):
+        check_config(config)

@@ -35,3 +35,8 @@ def test_script_hash_covers_what_the_script_imports(tmp_path):
     script.write_text("import json\nfrom distillery.dedup import dedup\nfrom distillery.artifacts import write_stage\n")
     assert script_code_hash(script) == code_hash("distillery.dedup", "distillery.artifacts")
     assert script_code_hash(script) != code_hash("distillery.dedup")
+
+
+def test_modules_loaded_by_name_are_in_the_closure():
+    assert {"distillery.verify.math", "distillery.verify.code", "distillery.verify.sandbox",
+            "distillery.verify.instructions"} <= set(module_closure("distillery.verify.pool"))

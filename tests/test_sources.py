@@ -151,3 +151,21 @@ def test_batches_stream_and_add_up(tmp_path):
     assert len(batches) == 3
     assert sum(len(q) for q, _ in batches) == report["kept"] == 6
     assert sum(len(r) for _, r in batches) == report["rejected"] == 4 and report["rows_read"] == 10
+
+
+def test_malformed_reference_fields_are_row_rejects_not_crashes(tmp_path):
+    rows = [{"p": "Write two lines of verse.", "ids": "punctuation:no_comma", "kw": [{}]},
+            {"p": "Write two lines of verse.", "ids": ["punctuation:no_comma"], "kw": "{not json"},
+            {"p": "Return the sum of a list.", "fn": 7}]
+    queries, rejects, _ = run(tmp_path / "r.jsonl", rows, "if", prompt="p", instruction_id_list="ids", kwargs="kw",
+                              fn_name="fn")
+    assert [r["reason"] for r in rejects] == ["bad_type", "bad_kwargs"]
+    assert queries[0]["reference"]["fn_name"] == "7"
+
+
+def test_benchmark_item_ids_must_be_unique(tmp_path):
+    from distillery.benchmarks import load_items
+
+    write_jsonl(tmp_path / "b.jsonl", [{"id": 1, "problem": "One?"}, {"id": 1, "problem": "Two?"}])
+    with pytest.raises(SourceError, match="repeats row 1"):
+        load_items("b", {"path": str(tmp_path / "b.jsonl"), "id": "id", "text": "problem"})

@@ -87,3 +87,9 @@ def test_science_multiple_choice_and_free_answers():
     assert verify_science(mcq, "<think>x</think><answer>No idea.</answer>").detail == "no choice letter in the answer"
     assert verify_science(query("9.8", "science"), wrap("9.80")).score == 1.0
     assert chosen_letter("the answer is a good one", 4) is None
+
+
+def test_science_reference_given_as_option_text():
+    q = query("Neon", "science", options=["Nitrogen", "Neon", "Oxygen"])
+    assert verify_science(q, "<think>x</think><answer>(B)</answer>").score == 1.0
+    assert not verify_science(query("Argon", "science", options=["Nitrogen", "Neon"]), "<answer>A</answer>").scorable

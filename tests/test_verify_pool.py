@@ -39,3 +39,15 @@ def test_options_reach_the_category_verifier():
     assert verify_all([query], [answer], processes=1)[0].score == 1.0
     result = verify_all([query], [answer], processes=1, options={"code": {"max_tests": 0}})[0]
     assert not result.scorable and "max_tests=0" in result.detail
+
+
+def test_unknown_verifier_options_are_refused_up_front():
+    import pytest
+
+    from distillery.verify import Verifier
+
+    with pytest.raises(ValueError, match="max_test"):
+        Verifier(options={"code": {"max_test": 3}})
+    with pytest.raises(ValueError, match="poetry"):
+        Verifier(options={"poetry": {}})
+    Verifier(options={"code": {"max_tests": 3, "allow_unsandboxed": True}})

@@ -8,14 +8,25 @@ answers a rule cannot decide.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
-from distillery.verify.pool import verify_all, verify_one
+from distillery.verify.pool import RULE_VERIFIERS, load_verifier, verify_all, verify_one
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 MODEL_CATEGORIES = ("chat", "general")
 
 __all__ = ["PASS_THRESHOLD", "VerifyResult", "Verifier", "score"]
+
+
+def check_options(category: str, kwargs: dict) -> None:
+    """Options a category's verifier does not take are an error now, not a 0 for every response."""
+    if category not in RULE_VERIFIERS:
+        raise ValueError(f"verifier options for {category!r}: no rule-based verifier (have {sorted(RULE_VERIFIERS)})")
+    try:
+        inspect.signature(load_verifier(RULE_VERIFIERS[category])).bind(None, None, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"verifier options for {category!r}: {e}") from None
 
 
 def score(query: dict, response: str, options: dict[str, dict] | None = None) -> VerifyResult:
@@ -30,6 +41,8 @@ class Verifier:
                  options: dict[str, dict] | None = None):
         self.processes, self.reward, self.judge, self.progress = processes, reward, judge, progress
         self.options = options
+        for category, kwargs in (options or {}).items():
+            check_options(category, kwargs)
 
     def score(self, queries: Sequence[dict], responses: Sequence[str]) -> list[VerifyResult]:
         results = verify_all(queries, responses, self.processes, progress=self.progress, options=self.options)

@@ -10,7 +10,7 @@ import re
 
 from distillery.generate.backend import Backend, GenerationRequest
 from distillery.verify.parse import split_response
-from distillery.verify.result import VerifyResult
+from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 NAME = "judge"
 
@@ -40,22 +40,22 @@ def parse_rating(text: str) -> int | None:
 
 
 class JudgeVerifier:
-    def __init__(self, backend: Backend, max_new_tokens: int = 256, threshold: float = 0.9):
+    def __init__(self, backend: Backend, max_new_tokens: int = 256, threshold: float = PASS_THRESHOLD):
         self.backend = backend
         self.max_new_tokens = max_new_tokens
         self.threshold = threshold
 
     def score(self, queries: list[dict], responses: list[str]) -> list[VerifyResult]:
         results: list[VerifyResult | None] = [None] * len(queries)
-        asks = []
+        asks, requests = [], []
         for i, (query, response) in enumerate(zip(queries, responses)):
             parsed = split_response(response)
             if parsed.answer is None:
                 results[i] = VerifyResult.fail(NAME, parsed.problem)
-            else:
-                asks.append(i)
-        requests = [GenerationRequest([{"role": "user", "content": judge_prompt(queries[i], split_response(responses[i]).answer)}],
-                                      max_new_tokens=self.max_new_tokens) for i in asks]
+                continue
+            asks.append(i)
+            requests.append(GenerationRequest([{"role": "user", "content": judge_prompt(query, parsed.answer)}],
+                                              max_new_tokens=self.max_new_tokens))
         for i, out in zip(asks, self.backend.generate(requests)):
             rating = parse_rating(out.text)
             if rating is None:

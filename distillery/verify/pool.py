@@ -27,7 +27,7 @@ RULE_VERIFIERS = {
 }
 
 
-def _load(target: str) -> Callable[[dict, str], VerifyResult]:
+def load_verifier(target: str) -> Callable[[dict, str], VerifyResult]:
     module, _, function = target.partition(":")
     return getattr(importlib.import_module(module), function)
 
@@ -43,7 +43,7 @@ def verify_one(query: dict, response: str, verifiers: dict[str, str] = RULE_VERI
     if category not in verifiers:
         return VerifyResult.unscorable("none", f"no rule-based verifier for category {category!r}")
     try:
-        return _load(verifiers[category])(query, response, **(options or {}).get(category, {}))
+        return load_verifier(verifiers[category])(query, response, **(options or {}).get(category, {}))
     except Exception as e:  # a verifier bug must not take the batch down; the reason is kept
         return VerifyResult.fail(category, f"verifier error: {type(e).__name__}: {e}"[:500])
 
@@ -56,14 +56,15 @@ def verify_all(queries: Sequence[dict], responses: Sequence[str], processes: int
                item_timeout_s: float = 120.0, progress: Callable | None = None,
                verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16,
                options: dict[str, dict] | None = None) -> list[VerifyResult]:
-    """Scores in input order, computed on ``processes`` worker processes (default: every core).
+    """Scores in input order, computed on ``processes`` worker processes (default: every core the
+    process may use).
 
     ``verifiers`` maps a category to the ``module:function`` that scores it, ``options`` a category to
     that function's keyword arguments (see :func:`verify_one`). Items travel in chunks
     (less inter-process traffic); a chunk that runs past its time is retried one item at a time, so
     that only the item that hangs is given up.
     """
-    processes = processes or os.cpu_count() or 1
+    processes = processes or len(os.sched_getaffinity(0))  # the job's CPUs, not the whole node
     results: list[VerifyResult | None] = [None] * len(queries)
     chunks = [list(range(i, min(i + chunk_size, len(queries)))) for i in range(0, len(queries), chunk_size)]
     bar = progress(total=len(queries), unit="response") if progress is not None else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from distillery.verify.parse import split_response
-from distillery.verify.result import VerifyResult
+from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 NAME = "reward_model"
 HELPSTEER2_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
@@ -22,7 +22,7 @@ PAPER_ATTRIBUTES = ("helpfulness", "correctness", "coherence")
 class RewardModelVerifier:
     def __init__(self, model, tokenizer, model_id: str, attributes: tuple[str, ...] = HELPSTEER2_ATTRIBUTES,
                  use: tuple[str, ...] = PAPER_ATTRIBUTES, scale: tuple[float, float] = (0.0, 4.0),
-                 batch_size: int = 4, max_tokens: int = 8192, threshold: float = 0.9):
+                 batch_size: int = 4, max_tokens: int = 8192, threshold: float = PASS_THRESHOLD):
         self.model, self.tokenizer, self.model_id = model.eval(), tokenizer, model_id
         self.attributes, self.use, self.scale = attributes, use, scale
         self.batch_size, self.max_tokens, self.threshold = batch_size, max_tokens, threshold
@@ -32,6 +32,7 @@ class RewardModelVerifier:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "right"
+        self.tokenizer.truncation_side = "left"  # a long conversation loses its start, never the reply
         self.model.config.pad_token_id = self.tokenizer.pad_token_id  # the model reads the last non-pad token
 
     @classmethod

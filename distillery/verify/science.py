@@ -32,6 +32,15 @@ def chosen_letter(answer: str, n_options: int) -> str | None:
     return None
 
 
+def reference_letter(reference: str, options: list[str]) -> str | None:
+    """The correct letter, whether the reference is the letter or the text of the option (GPQA)."""
+    ref = reference.strip()
+    if len(ref) == 1 and "A" <= ref.upper() < chr(ord("A") + len(options)):
+        return ref.upper()
+    matches = [i for i, o in enumerate(options) if o.strip() == ref]
+    return chr(ord("A") + matches[0]) if len(matches) == 1 else None
+
+
 def verify_science(query: dict, response: str) -> VerifyResult:
     reference = query.get("reference") or {}
     answer_ref = reference.get("answer")
@@ -42,11 +51,13 @@ def verify_science(query: dict, response: str) -> VerifyResult:
         return VerifyResult.fail(NAME, parsed.problem)
     options = reference.get("options")
     if options:
+        correct = reference_letter(str(answer_ref), options)
+        if correct is None:
+            return VerifyResult.unscorable(NAME, f"reference {answer_ref!r} is neither a letter nor one of the options")
         letter = chosen_letter(parsed.answer, len(options))
         if letter is None:
             return VerifyResult.fail(NAME, "no choice letter in the answer")
-        right = letter == str(answer_ref).strip().upper()
-        return VerifyResult.of(1.0 if right else 0.0, NAME, f"chose {letter}, reference {answer_ref}")
+        return VerifyResult.of(1.0 if letter == correct else 0.0, NAME, f"chose {letter}, reference {correct}")
     boxed, why = last_boxed(parsed.answer)
     if boxed is None:
         return VerifyResult.undecided_fail(NAME, why)

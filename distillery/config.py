@@ -1,0 +1,21 @@
+"""Checks of the config that a JSON schema cannot express (run when the Snakefile is parsed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def check_config(config: dict) -> None:
+    """Raise :class:`ConfigError` naming the key, for what the schema lets through."""
+    names = Counter(source["name"] for source in config["sources"])
+    repeated = sorted(name for name, n in names.items() if n > 1)
+    if repeated:
+        raise ConfigError(f"sources: names must be unique; repeated: {repeated}")
+    unknown = [n for n in config["decontaminate"].get("benchmarks", []) if n not in config["benchmarks"]]
+    if unknown:
+        raise ConfigError(f"decontaminate.benchmarks: {unknown} not defined under benchmarks "
+                          f"(defined: {sorted(config['benchmarks'])})")

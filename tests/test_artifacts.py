@@ -1,0 +1,27 @@
+import os
+import stat
+
+import pyarrow as pa
+import pytest
+
+from distillery.artifacts import ParquetBatchWriter, read_parquet, write_json
+
+
+def test_atomic_files_get_normal_permissions_and_no_leftovers(tmp_path):
+    write_json({"a": 1}, tmp_path / "r.json")
+    mode = stat.S_IMODE(os.stat(tmp_path / "r.json").st_mode)
+    assert mode & 0o044 == 0o644 & ~os.umask(os.umask(0)) & 0o044  # group/other read as the umask allows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_batch_writer_publishes_only_on_success(tmp_path):
+    schema = pa.schema([("x", pa.int64())])
+    with ParquetBatchWriter(tmp_path / "ok.parquet", schema) as w:
+        w.write(pa.table({"x": [1, 2]}, schema=schema))
+        w.write(pa.table({"x": [3]}, schema=schema))
+    assert read_parquet(tmp_path / "ok.parquet").column("x").to_pylist() == [1, 2, 3]
+    with pytest.raises(RuntimeError):
+        with ParquetBatchWriter(tmp_path / "bad.parquet", schema) as w:
+            w.write(pa.table({"x": [1]}, schema=schema))
+            raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.parquet"]
