@@ -28,7 +28,7 @@ def _verify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from distillery.verify import Verifier
-    from distillery.verify.batch import summary_table, verify_file
+    from distillery.verify.files import summary_table, verify_file
 
     reward = judge = None
     if args.reward_model:

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from distillery.canonical import loose_text
-from distillery.schema import DECONTAMINATION_REJECT, QUERY, reject_rows
+from distillery.schema import DECONTAMINATION_REJECT, as_queries, reject_rows
 
 SIMILARITY_BINS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 
@@ -86,7 +86,7 @@ def nearest_items(query_vectors: np.ndarray, item_vectors: np.ndarray, block: in
 def decontaminate(queries: pa.Table, query_vectors: np.ndarray, items: pa.Table, item_vectors: np.ndarray,
                   threshold: float, exact: bool = True) -> tuple[pa.Table, pa.Table, dict]:
     """(kept, rejects, report); ``query_vectors`` row i belongs to ``queries`` row i."""
-    queries = queries.select(QUERY.names).cast(QUERY)
+    queries = as_queries(queries)
     n = len(queries)
     if len(query_vectors) != n:
         raise ValueError(f"{len(query_vectors)} query embeddings for {n} queries")

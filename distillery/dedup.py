@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillery.schema import QUERY, reject_rows
+from distillery.schema import QUERY, as_queries, reject_rows
 
 
 def first_occurrence(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -27,7 +27,7 @@ def first_occurrence(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def dedup(tables: list[pa.Table]) -> tuple[pa.Table, pa.Table, dict]:
     """(kept, rejects, report) for sources given in priority order."""
-    queries = pa.concat_tables([t.select(QUERY.names).cast(QUERY) for t in tables]) if tables \
+    queries = pa.concat_tables([as_queries(t) for t in tables]) if tables \
         else QUERY.empty_table()
     first = first_occurrence(queries.column("qid"))
     keep = first == np.arange(len(queries))

@@ -1,42 +1,33 @@
 """Sentence embeddings of queries and benchmark items (sentence-transformers), stored as artifacts.
 
 Texts are sorted by length before batching so that a batch holds texts of similar length and little
-padding: on a GPU this is worth ~3x (NOTES.md: 1,246 vs 3,477 queries/s for bge-m3 on an H200).
+padding: ~3x for bge-m3 on an H200 (1,246 vs 3,477 queries/s measured), 3x for MiniLM on 2 CPU cores
+(bench/prep.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from distillery.models import resolve_device, resolve_model
 from distillery.schema import embedding_schema
 
 log = logging.getLogger(__name__)
 
-PACKAGE_PREFIX = "package:"
-
-
-def resolve_model(name: str) -> str:
-    """A hub id or folder as is; ``package:<module>`` is a model shipped inside a PyPI package."""
-    if name.startswith(PACKAGE_PREFIX):
-        module = importlib.import_module(name[len(PACKAGE_PREFIX):])
-        return str(module.get_model_path())
-    return name
-
+QUERY_KEYS = ["qid"]  # what identifies an embedding of a query, and of a benchmark item
+ITEM_KEYS = ["benchmark", "item_id"]
 
 def load_embedder(config: dict):
     import torch
     from sentence_transformers import SentenceTransformer
 
-    device = config["device"]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(config["device"])
     dtype = config["dtype"]
-    if dtype == "auto":
+    if dtype == "auto":  # encoders lose nothing in float16 on a GPU; on a CPU it is slower
         dtype = "float16" if device.startswith("cuda") else "float32"
     model = SentenceTransformer(resolve_model(config["model"]), device=device,
                                 model_kwargs={"dtype": getattr(torch, dtype)})
@@ -87,12 +78,9 @@ def vectors_of(table: pa.Table) -> np.ndarray:
 
 def embed_table(table: pa.Table, model, batch_size: int, progress: Callable | None = None) -> pa.Table:
     """Embeddings of a query table (keyed by qid) or of benchmark items (keyed by benchmark, item_id)."""
-    if "qid" in table.column_names:
-        keys = {"qid": table.column("qid").to_pylist()}
-        texts = query_texts(table)
-    else:
-        keys = {k: table.column(k).to_pylist() for k in ("benchmark", "item_id")}
-        texts = table.column("text").to_pylist()
+    is_queries = "qid" in table.column_names
+    keys = {k: table.column(k).to_pylist() for k in (QUERY_KEYS if is_queries else ITEM_KEYS)}
+    texts = query_texts(table) if is_queries else table.column("text").to_pylist()
     log.info("embedding %d texts", len(texts))
     return embedding_table(keys, embed_texts(model, texts, batch_size, progress=progress))
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillery.schema import QUERY, reject_rows
+from distillery.schema import as_queries, reject_rows
 
 FILTER_ORDER = ("empty", "too_short", "incomplete", "unusual_unicode", "url", "table", "image")
 
@@ -137,7 +137,7 @@ def _details(name: str, rows: np.ndarray, cols: _Columns, config: dict) -> list[
 
 def apply_filters(queries: pa.Table, config: dict, threads: int = 1) -> tuple[pa.Table, pa.Table, dict]:
     """(kept, rejects, report)."""
-    queries = queries.select(QUERY.names).cast(QUERY)
+    queries = as_queries(queries)
     flags, cols = evaluate(queries, config, threads)
     reason = np.full(len(queries), "", dtype=object)
     for name in reversed([n for n in FILTER_ORDER if n in flags]):  # the first failing filter wins

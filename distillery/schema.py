@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-CATEGORIES = ("math", "code", "science", "if", "chat", "general")
-ROLES = ("system", "user", "assistant")
-
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 TEST_CASE = pa.struct([("input", pa.string()), ("output", pa.string()), ("testtype", pa.string())])
 
@@ -73,3 +70,8 @@ def reject_rows(queries: pa.Table, reason: list[str], detail: list[str], schema:
     columns = {name: queries.column(name) for name in QUERY.names}
     columns.update(reason=reason, detail=detail, **extra)
     return pa.table(columns, schema=schema)
+
+
+def as_queries(table: pa.Table) -> pa.Table:
+    """The query columns of ``table`` in the canonical order and types (extra columns dropped)."""
+    return table.select(QUERY.names).cast(QUERY)

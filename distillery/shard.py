@@ -8,13 +8,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillery.canonical import shard_names, shard_of
-from distillery.schema import QUERY
+from distillery.schema import as_queries
 
 
 def split(queries: pa.Table, num_shards: int) -> dict[str, pa.Table]:
     """Shard name -> its queries, sorted by qid (so a shard's bytes depend only on its members)."""
-    queries = queries.select(QUERY.names).cast(QUERY)
+    queries = as_queries(queries)
     queries = queries.take(pc.sort_indices(queries, [("qid", "ascending")]))
     index = np.fromiter((shard_of(q, num_shards) for q in queries.column("qid").to_pylist()),
                         dtype=np.int64, count=len(queries))
     return {name: queries.filter(pa.array(index == i)) for i, name in enumerate(shard_names(num_shards))}
+
+
+def shard_report(queries: pa.Table, shards: dict[str, pa.Table]) -> dict:
+    categories = pc.value_counts(queries.column("category")).to_pylist()
+    return {"total": len(queries), "shards": {name: len(t) for name, t in shards.items()},
+            "by_category": dict(sorted((c["values"], c["counts"]) for c in categories))}

@@ -16,7 +16,7 @@ check_config(config)
 SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])
 SHARDS = shard_names(config["shards"]["num_shards"])
-Q = "results/queries"
+QUERIES = "results/queries"
 
 
 def alternatives(names):
@@ -28,6 +28,6 @@ def dataset_files(spec):
     return [spec["path"]] if "path" in spec else []
 
 
-def code(script):
+def code_fingerprint(script):
     """Rerun trigger: fingerprint of the distillery code that scripts/<script>.py runs."""
     return script_code_hash(os.path.join(workflow.basedir, "scripts", f"{script}.py"))

@@ -5,13 +5,13 @@ rule ingest_source:
     input:
         lambda w: dataset_files(SOURCES[w.source]),
     output:
-        queries=f"{Q}/raw/{{source}}.parquet",
-        rejects=f"{Q}/raw/{{source}}.rejects.parquet",
-        report=f"{Q}/raw/{{source}}.report.json",
+        queries=f"{QUERIES}/raw/{{source}}.parquet",
+        rejects=f"{QUERIES}/raw/{{source}}.rejects.parquet",
+        report=f"{QUERIES}/raw/{{source}}.report.json",
     params:
         source=lambda w: SOURCES[w.source],
         max_chars=config["ingest"]["max_chars"],
-        code=code("ingest_source"),
+        code=code_fingerprint("ingest_source"),
     wildcard_constraints:
         source=alternatives(SOURCES),
     log:
@@ -24,13 +24,13 @@ rule ingest_source:
 
 rule dedup_queries:
     input:
-        expand(f"{Q}/raw/{{source}}.parquet", source=SOURCES),  # in priority order
+        expand(f"{QUERIES}/raw/{{source}}.parquet", source=SOURCES),  # in priority order
     output:
-        queries=f"{Q}/deduped.parquet",
-        rejects=f"{Q}/deduped.rejects.parquet",
-        report=f"{Q}/deduped.report.json",
+        queries=f"{QUERIES}/deduped.parquet",
+        rejects=f"{QUERIES}/deduped.rejects.parquet",
+        report=f"{QUERIES}/deduped.report.json",
     params:
-        code=code("dedup_queries"),
+        code=code_fingerprint("dedup_queries"),
     log:
         "logs/queries/dedup_queries.log",
     conda:
@@ -41,14 +41,14 @@ rule dedup_queries:
 
 rule filter_queries:
     input:
-        f"{Q}/deduped.parquet",
+        f"{QUERIES}/deduped.parquet",
     output:
-        queries=f"{Q}/filtered.parquet",
-        rejects=f"{Q}/filtered.rejects.parquet",
-        report=f"{Q}/filtered.report.json",
+        queries=f"{QUERIES}/filtered.parquet",
+        rejects=f"{QUERIES}/filtered.rejects.parquet",
+        report=f"{QUERIES}/filtered.report.json",
     params:
         filters=config["filters"],
-        code=code("filter_queries"),
+        code=code_fingerprint("filter_queries"),
     threads: 2
     log:
         "logs/queries/filter_queries.log",
@@ -62,10 +62,10 @@ rule benchmark_items:
     input:
         [f for name in BENCHMARKS for f in dataset_files(config["benchmarks"][name])],
     output:
-        f"{Q}/benchmark_items.parquet",
+        f"{QUERIES}/benchmark_items.parquet",
     params:
         benchmarks={name: config["benchmarks"][name] for name in BENCHMARKS},
-        code=code("benchmark_items"),
+        code=code_fingerprint("benchmark_items"),
     log:
         "logs/queries/benchmark_items.log",
     conda:
@@ -78,12 +78,12 @@ rule benchmark_items:
 # are embedded after dedup, not after filtering, so that re-tuning a filter does not re-embed either.
 rule embed_queries:
     input:
-        f"{Q}/deduped.parquet",
+        f"{QUERIES}/deduped.parquet",
     output:
-        f"{Q}/embeddings/queries.parquet",
+        f"{QUERIES}/embeddings/queries.parquet",
     params:
         embedding=config["embedding"],
-        code=code("embed"),
+        code=code_fingerprint("embed"),
     threads: 2
     log:
         "logs/queries/embed_queries.log",
@@ -95,27 +95,27 @@ rule embed_queries:
 
 use rule embed_queries as embed_benchmarks with:
     input:
-        f"{Q}/benchmark_items.parquet",
+        f"{QUERIES}/benchmark_items.parquet",
     output:
-        f"{Q}/embeddings/benchmarks.parquet",
+        f"{QUERIES}/embeddings/benchmarks.parquet",
     log:
         "logs/queries/embed_benchmarks.log",
 
 
 rule decontaminate_queries:
     input:
-        queries=f"{Q}/filtered.parquet",
-        query_embeddings=f"{Q}/embeddings/queries.parquet",
-        benchmark_items=f"{Q}/benchmark_items.parquet",
-        benchmark_embeddings=f"{Q}/embeddings/benchmarks.parquet",
+        queries=f"{QUERIES}/filtered.parquet",
+        query_embeddings=f"{QUERIES}/embeddings/queries.parquet",
+        benchmark_items=f"{QUERIES}/benchmark_items.parquet",
+        benchmark_embeddings=f"{QUERIES}/embeddings/benchmarks.parquet",
     output:
-        queries=f"{Q}/clean.parquet",
-        rejects=f"{Q}/clean.rejects.parquet",
-        report=f"{Q}/clean.report.json",
+        queries=f"{QUERIES}/clean.parquet",
+        rejects=f"{QUERIES}/clean.rejects.parquet",
+        report=f"{QUERIES}/clean.report.json",
     params:
         threshold=config["decontaminate"]["threshold"],
         exact=config["decontaminate"]["exact"],
-        code=code("decontaminate_queries"),
+        code=code_fingerprint("decontaminate_queries"),
     log:
         "logs/queries/decontaminate_queries.log",
     conda:
@@ -126,13 +126,13 @@ rule decontaminate_queries:
 
 rule query_shards:
     input:
-        f"{Q}/clean.parquet",
+        f"{QUERIES}/clean.parquet",
     output:
-        shards=expand(f"{Q}/shards/{{shard}}.parquet", shard=SHARDS),
-        report=f"{Q}/shards.report.json",
+        shards=expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=SHARDS),
+        report=f"{QUERIES}/shards.report.json",
     params:
         num_shards=len(SHARDS),
-        code=code("query_shards"),
+        code=code_fingerprint("query_shards"),
     log:
         "logs/queries/query_shards.log",
     conda:
@@ -143,16 +143,16 @@ rule query_shards:
 
 rule query_report:
     input:
-        ingest=expand(f"{Q}/raw/{{source}}.report.json", source=SOURCES),
+        ingest=expand(f"{QUERIES}/raw/{{source}}.report.json", source=SOURCES),
         dedup=rules.dedup_queries.output.report,
         filter=rules.filter_queries.output.report,
         decontaminate=rules.decontaminate_queries.output.report,
         shards=rules.query_shards.output.report,
     output:
-        json=f"{Q}/report.json",
-        markdown=f"{Q}/report.md",
+        json=f"{QUERIES}/report.json",
+        markdown=f"{QUERIES}/report.md",
     params:
-        code=code("query_report"),
+        code=code_fingerprint("query_report"),
     log:
         "logs/queries/query_report.log",
     conda:

@@ -1,6 +1,6 @@
 from distillery.artifacts import read_parquet, write_stage
 from distillery.decontaminate import decontaminate
-from distillery.embed import aligned_vectors
+from distillery.embed import ITEM_KEYS, QUERY_KEYS, aligned_vectors
 from distillery.runlog import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -8,9 +8,9 @@ with job_log(snakemake.log[0]) as log:
     items = read_parquet(snakemake.input.benchmark_items)
     kept, rejects, report = decontaminate(
         queries,
-        aligned_vectors(read_parquet(snakemake.input.query_embeddings), queries, ["qid"]),
+        aligned_vectors(read_parquet(snakemake.input.query_embeddings), queries, QUERY_KEYS),
         items,
-        aligned_vectors(read_parquet(snakemake.input.benchmark_embeddings), items, ["benchmark", "item_id"]),
+        aligned_vectors(read_parquet(snakemake.input.benchmark_embeddings), items, ITEM_KEYS),
         threshold=snakemake.params.threshold,
         exact=snakemake.params.exact,
     )

@@ -38,7 +38,7 @@ def test_every_rule_declares_a_log_and_code_fingerprint():
             if block.startswith("rule "):
                 name = block.split()[1].rstrip(":")
                 assert "    log:" in block, f"{smk.name}: rule {name} has no log"
-                assert "code=code(" in block, f"{smk.name}: rule {name} has no code fingerprint"
+                assert "code=code_fingerprint(" in block, f"{smk.name}: rule {name} has no code fingerprint"
 
 
 def test_config_checks_beyond_the_schema():

@@ -8,6 +8,7 @@ from itertools import groupby
 import torch
 
 from distillery.generate.backend import GenerationRequest, GenerationResult
+from distillery.models import checkpoint_dtype, resolve_device, resolve_model
 
 
 class TransformersBackend:
@@ -29,11 +30,9 @@ class TransformersBackend:
     def load(cls, path: str, dtype: str = "auto", device: str = "auto", **kwargs) -> "TransformersBackend":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device)
-        return cls(model, AutoTokenizer.from_pretrained(path), model_id=path, **kwargs)
+        location = resolve_model(path)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=checkpoint_dtype(dtype)).to(resolve_device(device))
+        return cls(model, AutoTokenizer.from_pretrained(location), model_id=path, **kwargs)
 
     def _prompt(self, messages: list[dict]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -1,6 +1,6 @@
 """Math: the last ``\\boxed{}`` of the answer against the reference, with math-verify (binary).
 
-Traps measured here (NOTES.md): the reference is parsed wrapped in ``$…$``; ``malformed_operators``
+Traps measured on math-verify 0.9.0: the reference is parsed wrapped in ``$…$``; ``malformed_operators``
 stays on so that ``\\frac12`` parses; math-verify's timeouts use ``signal.alarm``, so this runs in
 worker processes, never threads (see :mod:`distillery.verify.pool`); only the *last* box is parsed,
 because math-verify merges several bare boxes into a set.

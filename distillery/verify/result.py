@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 PASS_THRESHOLD = 0.9  # the paper: a response is kept when its verify score is >= 0.9
 
@@ -38,6 +38,3 @@ class VerifyResult:
     @classmethod
     def unscorable(cls, verifier: str, detail: str) -> "VerifyResult":
         return cls(0.0, False, verifier, detail, scorable=False)
-
-    def as_dict(self) -> dict:
-        return asdict(self)

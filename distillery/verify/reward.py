@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from distillery.models import checkpoint_dtype, resolve_device, resolve_model
 from distillery.verify.parse import split_response
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
@@ -39,11 +40,10 @@ class RewardModelVerifier:
     def load(cls, path: str, trust_remote_code: bool = False, dtype: str = "auto", device: str = "auto", **kwargs):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        location = resolve_model(path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, trust_remote_code=trust_remote_code, dtype="auto" if dtype == "auto" else getattr(torch, dtype)).to(device)
-        return cls(model, AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code), path, **kwargs)
+            location, trust_remote_code=trust_remote_code, dtype=checkpoint_dtype(dtype)).to(resolve_device(device))
+        return cls(model, AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code), path, **kwargs)
 
     def normalize(self, outputs: torch.Tensor) -> float:
         """One reward model output row -> a score in [0, 1]."""

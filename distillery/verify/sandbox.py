@@ -2,16 +2,19 @@
 
 Why bubblewrap and not a plain subprocess: as root, rlimits alone did not stop a fork bomb (root
 ignores ``RLIMIT_NPROC``), host file writes, reads of project files, TCP to 127.0.0.1 or processes
-that outlive the run (see NOTES.md, "Verification"). The recipe here contained all of those:
+that outlive the run (measured on the project's machines). The recipe here contained all of those:
 
-* the launcher is dropped to an unprivileged uid, one distinct uid per concurrent run (a slot taken
-  with ``flock`` on a per-uid lock file), because ``RLIMIT_NPROC`` counts processes per uid;
+* when the caller is root, the launcher is dropped to an unprivileged uid, one distinct uid per
+  concurrent run (a slot taken with ``flock`` on a per-uid lock file), because ``RLIMIT_NPROC``
+  counts processes per uid; a caller that is not root keeps its own uid, and a fork bomb is then
+  stopped by the wall-clock kill and the namespace's pid 1, not by ``RLIMIT_NPROC``;
 * ``bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --new-session --clearenv``:
   no network, a private pid namespace (when the program ends or is killed, its pid 1 dies and the
   kernel kills every process left in it, double-forked ones included), no environment;
-* only ``/usr`` (plus the ``/bin``, ``/lib``, ``/lib64`` symlinks and the interpreter's prefix) is
-  visible, read-only; ``/tmp`` and the work dir are tmpfs capped with ``--size`` (an uncapped tmpfs can
-  fill RAM); the program and data are copied in from memfds, so nothing is written on the host;
+* only ``/usr`` (plus the ``/bin``, ``/lib``, ``/lib64`` symlinks) is visible, read-only, and the
+  interpreter must live there; ``/dev`` is read-only; ``/tmp``, ``/dev/shm`` and the work dir are
+  tmpfs capped with ``--size`` (an uncapped tmpfs can fill RAM); the program and data are copied in
+  from memfds, so nothing is written on the host;
 * rlimits (CPU, address space, processes, file size, open files, no core) are set in the launcher
   and inherited by the program; stdout/stderr are read up to a cap, then the run is killed; a
   wall-clock deadline kills the whole process group.

@@ -15,7 +15,7 @@ from distillery.verify import Verifier
 RESULT_COLUMNS = ("score", "passed", "verifier", "detail", "scorable")
 
 
-def read_rows(path: str | Path) -> list[dict]:
+def read_response_rows(path: str | Path) -> list[dict]:
     path = Path(path)
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pylist()
@@ -40,7 +40,7 @@ def write_rows(rows: list[dict], path: str | Path) -> None:
 
 def verify_file(src: str | Path, dst: str | Path, verifier: Verifier, response_field: str = "response") -> dict:
     """Score every row of ``src`` (our query columns + a response) into ``dst``; returns the summary."""
-    rows = read_rows(src)
+    rows = read_response_rows(src)
     for i, row in enumerate(rows):
         missing = [k for k in ("category", "reference", response_field) if k not in row]
         if missing:
