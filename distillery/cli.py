@@ -42,9 +42,9 @@ def _verify(args: argparse.Namespace) -> int:
 
         judge = JudgeVerifier(TransformersBackend.load(args.judge_model))
     options = {"code": {"allow_unsandboxed": True}} if args.allow_unsandboxed else None
-    verifier = Verifier(args.processes, reward=reward, judge=judge, options=options,
-                        progress=lambda **kw: tqdm(desc="verify", **kw))
-    summary = verify_file(args.input, args.output, verifier, args.response_field)
+    with Verifier(args.processes, reward=reward, judge=judge, options=options,
+                  progress=lambda **kw: tqdm(desc="verify", **kw)) as verifier:
+        summary = verify_file(args.input, args.output, verifier, args.response_field)
     print(summary_table(summary), end="")
     return 0
 

@@ -22,6 +22,7 @@ class GenerationResult:
     finish_reason: str  # "stop" (end of sequence or a stop string) or "length"
     prompt_tokens: int
     completion_tokens: int
+    latency_s: float = 0.0  # wall time of the request (of its batch, for batched backends)
 
 
 class Backend(Protocol):

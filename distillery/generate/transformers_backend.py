@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from itertools import groupby
 
@@ -53,6 +54,7 @@ class TransformersBackend:
 
     def _generate_batch(self, batch: list[GenerationRequest]) -> list[GenerationResult]:
         first = batch[0]
+        started = time.perf_counter()
         inputs = self.tokenizer([self._prompt(r.messages) for r in batch], return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(self.model.device)
         sampling = first.temperature > 0
@@ -63,6 +65,7 @@ class TransformersBackend:
                                   pad_token_id=self.tokenizer.pad_token_id,
                                   stop_strings=list(first.stop) or None, tokenizer=self.tokenizer)
         width = inputs["input_ids"].shape[1]
+        latency = time.perf_counter() - started
         eos = set(self.model.generation_config.eos_token_id if isinstance(self.model.generation_config.eos_token_id, list)
                   else [self.model.generation_config.eos_token_id])
         results = []
@@ -81,5 +84,5 @@ class TransformersBackend:
                 if s in text:
                     text = text[: text.index(s)]
             finish = "stop" if ended or stopped or len(new) < request.max_new_tokens else "length"
-            results.append(GenerationResult(text, finish, int(inputs["attention_mask"][row].sum()), len(new)))
+            results.append(GenerationResult(text, finish, int(inputs["attention_mask"][row].sum()), len(new), latency))
         return results

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 
-from distillery.verify.pool import RULE_VERIFIERS, load_verifier, verify_all, verify_one
+from distillery.verify.pool import RULE_VERIFIERS, VerifyPool, load_verifier, verify_one
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 MODEL_CATEGORIES = ("chat", "general")
@@ -39,13 +39,22 @@ class Verifier:
 
     def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None,
                  options: dict[str, dict] | None = None):
-        self.processes, self.reward, self.judge, self.progress = processes, reward, judge, progress
-        self.options = options
+        self.reward, self.judge, self.progress = reward, judge, progress
         for category, kwargs in (options or {}).items():
             check_options(category, kwargs)
+        self.pool = VerifyPool(processes, options=options)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.pool.close()
 
     def score(self, queries: Sequence[dict], responses: Sequence[str]) -> list[VerifyResult]:
-        results = verify_all(queries, responses, self.processes, progress=self.progress, options=self.options)
+        results = self.pool.map(queries, responses, self.progress)
         by_model = self.reward or self.judge
         chat = [i for i, q in enumerate(queries) if q.get("category") in MODEL_CATEGORIES]
         if chat and by_model is not None:

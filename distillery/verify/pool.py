@@ -52,55 +52,86 @@ def _verify_chunk(items: list[tuple[int, dict, str]], verifiers: dict, options: 
     return [(index, verify_one(query, response, verifiers, options)) for index, query, response in items]
 
 
+class VerifyPool:
+    """Worker processes kept across batches (the verify-and-retry loop calls once per attempt; a new
+    pool each time would pay the workers' start and imports again)."""
+
+    def __init__(self, processes: int | None = None, item_timeout_s: float = 120.0,
+                 verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16,
+                 options: dict[str, dict] | None = None):
+        self.processes = processes or len(os.sched_getaffinity(0))  # the job's CPUs, not the whole node
+        self.item_timeout_s, self.verifiers, self.chunk_size, self.options = item_timeout_s, verifiers, chunk_size, options
+        self._context = multiprocessing.get_context("forkserver")  # no fork of a parent running Arrow threads
+        self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def map(self, queries: Sequence[dict], responses: Sequence[str], progress: Callable | None = None) -> list[VerifyResult]:
+        """Scores in input order. Items travel in chunks (less inter-process traffic); a chunk that
+        runs past its time is retried one item at a time, so that only the item that hangs is given
+        up, and the pool with the hung worker is replaced."""
+        results: list[VerifyResult | None] = [None] * len(queries)
+        size = self.chunk_size
+        chunks = [list(range(i, min(i + size, len(queries)))) for i in range(0, len(queries), size)]
+        bar = progress(total=len(queries), unit="response") if progress is not None else None
+        while chunks:
+            if self._pool is None:
+                self._pool = self._context.Pool(self.processes)
+            chunks = self._run(chunks, queries, responses, results, bar)
+        if bar is not None:
+            bar.close()
+        return results  # type: ignore[return-value]
+
+    def _run(self, chunks, queries, responses, results, bar) -> list[list[int]]:
+        """Submit ``chunks``; returns those to run again after a timeout killed the pool."""
+        futures = [(chunk, self._pool.apply_async(
+            _verify_chunk, ([(i, queries[i], responses[i]) for i in chunk], self.verifiers, self.options)))
+            for chunk in chunks]
+        for position, (chunk, future) in enumerate(futures):
+            try:
+                _store(results, future.get(timeout=self.item_timeout_s * len(chunk)), bar)
+                continue
+            except multiprocessing.TimeoutError:
+                pass
+            retry: list[list[int]] = []
+            if len(chunk) == 1:
+                log.warning("item %d ran past %.0f s: scored 0", chunk[0], self.item_timeout_s)
+                failed = VerifyResult.fail(queries[chunk[0]].get("category", "none"),
+                                           f"verification ran past {self.item_timeout_s:.0f} s and was killed")
+                _store(results, [(chunk[0], failed)], bar)
+            else:
+                retry.extend([i] for i in chunk)
+            for later, f in futures[position + 1:]:  # keep what finished before the pool is killed
+                if f.ready() and f.successful():
+                    _store(results, f.get(), bar)
+                else:
+                    retry.append(later)
+            self.close()
+            return retry
+        return []
+
+
 def verify_all(queries: Sequence[dict], responses: Sequence[str], processes: int | None = None,
                item_timeout_s: float = 120.0, progress: Callable | None = None,
                verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16,
                options: dict[str, dict] | None = None) -> list[VerifyResult]:
-    """Scores in input order, computed on ``processes`` worker processes (default: every core the
-    process may use).
+    """Scores in input order on a pool made for this call (see :class:`VerifyPool`).
 
     ``verifiers`` maps a category to the ``module:function`` that scores it, ``options`` a category to
-    that function's keyword arguments (see :func:`verify_one`). Items travel in chunks
-    (less inter-process traffic); a chunk that runs past its time is retried one item at a time, so
-    that only the item that hangs is given up.
+    that function's keyword arguments (see :func:`verify_one`).
     """
-    processes = processes or len(os.sched_getaffinity(0))  # the job's CPUs, not the whole node
-    results: list[VerifyResult | None] = [None] * len(queries)
-    chunks = [list(range(i, min(i + chunk_size, len(queries)))) for i in range(0, len(queries), chunk_size)]
-    bar = progress(total=len(queries), unit="response") if progress is not None else None
-    context = multiprocessing.get_context("forkserver")  # no fork of a parent that runs Arrow threads
-    while chunks:
-        retry: list[list[int]] = []
-        with context.Pool(processes) as pool:
-            futures = [(chunk, pool.apply_async(_verify_chunk, ([(i, queries[i], responses[i]) for i in chunk],
-                                                                verifiers, options))) for chunk in chunks]
-            for position, (chunk, future) in enumerate(futures):
-                try:
-                    done = future.get(timeout=item_timeout_s * len(chunk))
-                except multiprocessing.TimeoutError:
-                    if len(chunk) == 1:
-                        log.warning("item %d ran past %.0f s: scored 0", chunk[0], item_timeout_s)
-                        results[chunk[0]] = VerifyResult.fail(
-                            queries[chunk[0]].get("category", "none"),
-                            f"verification ran past {item_timeout_s:.0f} s and was killed")
-                        done = [(chunk[0], results[chunk[0]])]
-                    else:
-                        retry.extend([i] for i in chunk)
-                        done = []
-                    # The pool is killed with its hung worker: keep what finished, rerun the rest.
-                    for later, f in futures[position + 1:]:
-                        if f.ready() and f.successful():
-                            _store(results, f.get(), bar)
-                        else:
-                            retry.append(later)
-                    _store(results, done, bar)
-                    pool.terminate()
-                    break
-                _store(results, done, bar)
-        chunks = retry
-    if bar is not None:
-        bar.close()
-    return results  # type: ignore[return-value]
+    with VerifyPool(processes, item_timeout_s, verifiers, chunk_size, options) as pool:
+        return pool.map(queries, responses, progress)
 
 
 def _store(results: list, done: list[tuple[int, VerifyResult]], bar) -> None:

@@ -1,0 +1,151 @@
+"""The verify-and-retry loop of one teacher over one shard of queries.
+
+Every pending query is sent to the teacher, every response is verified, and the queries whose
+response fails are sent again with a new seed, until they pass or ``max_attempts`` is spent. Every
+attempt is kept (the analysis counts rejected attempts too). Generations go through the
+content-addressed cache, flushed every ``flush_every`` requests, so a rerun after a crash, a
+re-sharding or a new verify threshold regenerates nothing it already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from distillery.generate.backend import Backend, GenerationRequest, GenerationResult
+from distillery.generate.cache import GenerationCache
+from distillery.verify.parse import split_response
+
+ATTEMPT = pa.schema([
+    ("qid", pa.string()),
+    ("teacher", pa.string()),
+    ("category", pa.string()),
+    ("attempt", pa.int32()),
+    ("seed", pa.int64()),
+    ("key", pa.string()),
+    ("response", pa.string()),
+    ("think", pa.string()),
+    ("answer", pa.string()),
+    ("finish_reason", pa.string()),
+    ("prompt_tokens", pa.int64()),
+    ("completion_tokens", pa.int64()),
+    ("latency_s", pa.float64()),
+    ("cached", pa.bool_()),
+    ("score", pa.float64()),
+    ("passed", pa.bool_()),
+    ("scorable", pa.bool_()),
+    ("verifier", pa.string()),
+    ("detail", pa.string()),
+    ("accepted", pa.bool_()),
+])
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    name: str
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    max_attempts: int
+    seed: int = 0
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+def attempt_seed(base: int, qid: str, attempt: int) -> int:
+    """A seed per (query, attempt): retries differ, reruns repeat."""
+    digest = hashlib.blake2b(f"{base}:{qid}:{attempt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % (2**31 - 1)
+
+
+def distill(queries: list[dict], teacher: TeacherSettings, backend: Backend, cache: GenerationCache, verifier,
+            conversation: Callable[[dict], list[dict]], flush_every: int = 64,
+            progress: Callable | None = None) -> tuple[pa.Table, dict]:
+    """All attempts of ``teacher`` on ``queries`` (accepted ones marked) and the shard's report.
+
+    ``verifier`` has ``score(queries, responses) -> [VerifyResult]``; ``conversation`` turns a query
+    into the messages sent to the teacher (system prompt, few-shot turns, the query's turns).
+    """
+    started = time.perf_counter()
+    rows: list[dict] = []
+    counts = Counter()
+    pending = list(range(len(queries)))
+    messages = [conversation(q) for q in queries]
+    for attempt in range(teacher.max_attempts):
+        if not pending:
+            break
+        requests = [GenerationRequest(messages[i], teacher.max_new_tokens, teacher.temperature, teacher.top_p,
+                                      attempt_seed(teacher.seed, queries[i]["qid"], attempt), teacher.stop)
+                    for i in pending]
+        results, cached = _generate(requests, backend, cache, flush_every, counts, progress)
+        verdicts = verifier.score([queries[i] for i in pending], [r.text for r in results])
+        still = []
+        for i, request, result, hit, verdict in zip(pending, requests, results, cached, verdicts):
+            parsed = split_response(result.text)
+            rows.append({
+                "qid": queries[i]["qid"], "teacher": teacher.name, "category": queries[i]["category"],
+                "attempt": attempt, "seed": request.seed, "key": cache.key(request), "response": result.text,
+                "think": parsed.think, "answer": parsed.answer, "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                "latency_s": result.latency_s, "cached": hit, "score": verdict.score, "passed": verdict.passed,
+                "scorable": verdict.scorable, "verifier": verdict.verifier, "detail": verdict.detail,
+                "accepted": verdict.passed,
+            })
+            if verdict.scorable and not verdict.passed:
+                still.append(i)
+        pending = still
+    table = pa.Table.from_pylist(rows, schema=ATTEMPT)
+    return table, shard_report(table, len(queries), counts, time.perf_counter() - started)
+
+
+def _generate(requests: list[GenerationRequest], backend: Backend, cache: GenerationCache, flush_every: int,
+              counts: Counter, progress: Callable | None) -> tuple[list[GenerationResult], list[bool]]:
+    """Results in request order: from the cache where it has them, else generated and stored in
+    segments of ``flush_every`` so that a kill loses at most one segment's work."""
+    keys = [cache.key(r) for r in requests]
+    found = cache.lookup(keys)
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    counts["cache_hits"] += len(requests) - len(missing)
+    chunks = [missing[s:s + flush_every] for s in range(0, len(missing), flush_every)]
+    if progress is not None and chunks:
+        chunks = progress(chunks, unit="batch")
+    for chunk in chunks:
+        fresh = backend.generate([requests[i] for i in chunk])
+        counts["generated"] += len(chunk)
+        cache.store({keys[i]: r for i, r in zip(chunk, fresh)})
+        found.update({keys[i]: r for i, r in zip(chunk, fresh)})
+    generated = set(missing)
+    return [found[k] for k in keys], [i not in generated for i in range(len(keys))]
+
+
+def shard_report(attempts: pa.Table, n_queries: int, counts: Counter, wall_s: float) -> dict:
+    rows = attempts.to_pylist()
+    by_category: dict[str, dict] = defaultdict(lambda: {"queries": 0, "accepted": 0, "unscorable": 0})
+    final = {}
+    for row in rows:  # the last attempt of a query says how it ended
+        final[row["qid"]] = row
+    for row in final.values():
+        c = by_category[row["category"]]
+        c["queries"] += 1
+        c["accepted"] += row["accepted"]
+        c["unscorable"] += not row["scorable"]
+    for c in by_category.values():
+        c["acceptance"] = round(c["accepted"] / c["queries"], 4) if c["queries"] else None
+    accepted_at = Counter(r["attempt"] + 1 for r in rows if r["accepted"])
+    tokens_accepted = sum(r["completion_tokens"] for r in rows if r["accepted"])
+    tokens_all = sum(r["completion_tokens"] for r in rows)
+    return {
+        "queries": n_queries,
+        "attempts": len(rows),
+        "generated": counts["generated"],
+        "cache_hits": counts["cache_hits"],
+        "accepted": sum(c["accepted"] for c in by_category.values()),
+        "accepted_at_attempt": dict(sorted(accepted_at.items())),
+        "by_category": dict(sorted(by_category.items())),
+        "tokens_generated": {"accepted": tokens_accepted, "rejected": tokens_all - tokens_accepted},
+        "wall_s": round(wall_s, 3),
+    }

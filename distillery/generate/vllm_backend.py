@@ -1,0 +1,48 @@
+"""vLLM's offline engine as a generation backend, for GPU nodes: one ``LLM.chat`` call for all requests, each with
+its own sampling settings, so that vLLM schedules the whole list with continuous batching.
+
+vLLM is imported inside ``__init__``: it installs only on GPU machines, and the rest of the package (and its
+tests) must import without it. What is worth testing without a GPU lives in the pure functions below."""
+
+from __future__ import annotations
+
+from distillery.generate.backend import GenerationRequest, GenerationResult
+from distillery.models import resolve_model
+
+
+def sampling_kwargs(request: GenerationRequest) -> dict:
+    """``SamplingParams`` keywords for one request. vLLM leaves stop strings out of the text by default
+    (``include_stop_str_in_output=False``), so nothing needs stripping afterwards."""
+    return {"temperature": request.temperature, "top_p": request.top_p, "max_tokens": request.max_new_tokens,
+            "seed": request.seed, "stop": list(request.stop), "n": 1}
+
+
+def result_from_vllm(output) -> GenerationResult:
+    """One vLLM ``RequestOutput`` as a result; vLLM's finish reasons are "stop" (eos or a stop string),
+    "length" and "abort", and an aborted request did not run out of tokens."""
+    completion = output.outputs[0]
+    return GenerationResult(text=completion.text,
+                            finish_reason="length" if completion.finish_reason == "length" else "stop",
+                            prompt_tokens=len(output.prompt_token_ids or ()),
+                            completion_tokens=len(completion.token_ids))
+
+
+class VLLMBackend:
+    def __init__(self, model: str, tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1,
+                 dtype: str = "auto", max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
+                 **engine_kwargs):
+        from vllm import LLM, SamplingParams
+
+        self.model_id = model
+        self._sampling_params = SamplingParams
+        self.llm = LLM(model=resolve_model(model), tensor_parallel_size=tensor_parallel_size,
+                       pipeline_parallel_size=pipeline_parallel_size, dtype=dtype, max_model_len=max_model_len,
+                       gpu_memory_utilization=gpu_memory_utilization, **engine_kwargs)
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """vLLM returns outputs in the order of its inputs."""
+        if not requests:
+            return []
+        params = [self._sampling_params(**sampling_kwargs(r)) for r in requests]
+        outputs = self.llm.chat([list(r.messages) for r in requests], params, use_tqdm=False)
+        return [result_from_vllm(o) for o in outputs]

@@ -1,0 +1,93 @@
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from distillery.canonical import qid as qid_of
+from distillery.distill import TeacherSettings, attempt_seed, distill
+from distillery.generate.cache import GenerationCache, compact
+from distillery.verify import Verifier
+from teachers import ScriptedTeacher
+
+TEACHER = TeacherSettings(name="t", max_new_tokens=32, temperature=0.6, top_p=0.95, max_attempts=4, seed=1)
+
+
+def math_queries(n):
+    out = []
+    for i in range(n):
+        messages = [{"role": "user", "content": f"Question {i}? REF:{json.dumps(str(i))}"}]
+        out.append({"qid": qid_of(messages), "category": "math", "messages": messages, "reference": {"answer": str(i)}})
+    return out
+
+
+def conversation(query):
+    return query["messages"]
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    with Verifier(processes=1) as v:
+        yield v
+
+
+def test_retries_until_pass_and_keeps_every_attempt(tmp_path, verifier):
+    queries = math_queries(30)
+    table, report = distill(queries, TEACHER, ScriptedTeacher(right=0.4), GenerationCache(tmp_path, "m"), verifier,
+                            conversation, flush_every=8)
+    rows = table.to_pylist()
+    per_query = {}
+    for r in rows:
+        per_query.setdefault(r["qid"], []).append(r)
+    for attempts in per_query.values():
+        assert [a["attempt"] for a in attempts] == list(range(len(attempts)))
+        assert all(not a["passed"] for a in attempts[:-1])  # retried only after a failure
+        assert attempts[-1]["passed"] or len(attempts) == TEACHER.max_attempts
+        assert len({a["seed"] for a in attempts}) == len(attempts)  # a new seed each time
+    assert sum(r["accepted"] for r in rows) == report["accepted"] > 0
+    assert report["generated"] == len(rows) and report["cache_hits"] == 0
+    assert sum(report["accepted_at_attempt"].values()) == report["accepted"]
+    assert report["by_category"]["math"]["queries"] == 30
+    assert report["tokens_generated"]["accepted"] == 7 * report["accepted"]
+
+
+def test_rerun_and_new_threshold_generate_nothing(tmp_path, verifier):
+    queries = math_queries(20)
+    first, _ = distill(queries, TEACHER, ScriptedTeacher(), GenerationCache(tmp_path, "m"), verifier, conversation)
+    backend = ScriptedTeacher()
+    again, report = distill(queries, TEACHER, backend, GenerationCache(tmp_path, "m"), verifier, conversation)
+    assert backend.calls == 0 and report["generated"] == 0 and report["cache_hits"] == len(again)
+    assert again.drop(["cached", "latency_s"]).equals(first.drop(["cached", "latency_s"]))
+    # Re-sharding: the same queries split differently still hit the cache.
+    backend = ScriptedTeacher()
+    part, report = distill(queries[5:12], TEACHER, backend, GenerationCache(tmp_path, "m"), verifier, conversation)
+    assert backend.calls == 0 and report["cache_hits"] == len(part)
+
+
+def test_another_model_or_seed_is_another_cache_entry(tmp_path, verifier):
+    queries = math_queries(5)
+    distill(queries, TEACHER, ScriptedTeacher(), GenerationCache(tmp_path, "m1"), verifier, conversation)
+    _, report = distill(queries, TEACHER, ScriptedTeacher(), GenerationCache(tmp_path, "m2"), verifier, conversation)
+    assert report["cache_hits"] == 0
+    reseeded = TeacherSettings(**{**TEACHER.__dict__, "seed": 2})
+    _, report = distill(queries, reseeded, ScriptedTeacher(), GenerationCache(tmp_path, "m1"), verifier, conversation)
+    assert report["cache_hits"] == 0
+    assert attempt_seed(1, "q", 0) == attempt_seed(1, "q", 0) != attempt_seed(1, "q", 1)
+
+
+def test_unscorable_queries_are_not_retried(tmp_path, verifier):
+    messages = [{"role": "user", "content": "No reference here"}]
+    query = {"qid": qid_of(messages), "category": "math", "messages": messages, "reference": {"answer": None}}
+    table, report = distill([query], TEACHER, ScriptedTeacher(), GenerationCache(tmp_path, "m"), verifier, conversation)
+    assert len(table) == 1 and report["by_category"]["math"]["unscorable"] == 1
+
+
+def test_compaction_keeps_every_entry_once(tmp_path, verifier):
+    queries = math_queries(12)
+    cache = GenerationCache(tmp_path, "m")
+    first, _ = distill(queries, TEACHER, ScriptedTeacher(), cache, verifier, conversation, flush_every=2)
+    assert compact(cache.folder, min_segments=2) > 2
+    assert len(list(cache.folder.glob("*.parquet"))) == 1
+    backend = ScriptedTeacher()
+    _, report = distill(queries, TEACHER, backend, GenerationCache(tmp_path, "m"), verifier, conversation)
+    assert backend.calls == 0 and report["cache_hits"] == len(first)
+    assert pq.read_table(next(cache.folder.glob("*.parquet"))).num_rows == len(first)
