@@ -91,3 +91,49 @@ def test_compaction_keeps_every_entry_once(tmp_path, verifier):
     _, report = distill(queries, TEACHER, backend, GenerationCache(tmp_path, "m"), verifier, conversation)
     assert backend.calls == 0 and report["cache_hits"] == len(first)
     assert pq.read_table(next(cache.folder.glob("*.parquet"))).num_rows == len(first)
+
+
+KILLED_RUN = """
+import sys, json
+sys.path.insert(0, {tests!r})
+from test_distill import TEACHER, math_queries, conversation
+from teachers import ScriptedTeacher
+from distillery.distill import distill
+from distillery.generate.cache import GenerationCache
+from distillery.verify import Verifier
+with Verifier(processes=1) as v:
+    table, report = distill(math_queries(40), TEACHER, ScriptedTeacher(delay_s=0.3), GenerationCache({root!r}, "m"),
+                            v, conversation, flush_every=4)
+print(json.dumps(report))
+"""
+
+
+def test_a_killed_job_loses_no_finished_generation(tmp_path, verifier):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from distillery.generate.cache import model_folder_name
+
+    root = tmp_path / "cache"
+    code = KILLED_RUN.format(tests=str(Path(__file__).parent), root=str(root))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    folder = root / model_folder_name("m")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(folder.glob("*.parquet"))) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = sum(pq.read_table(p).num_rows for p in folder.glob("*.parquet"))
+    assert stored >= 12 and not list(folder.glob(".*"))  # whole segments only, no temporary files left
+
+    backend = ScriptedTeacher()
+    resumed, report = distill(math_queries(40), TEACHER, backend, GenerationCache(root, "m"), verifier, conversation,
+                              flush_every=4)
+    assert report["cache_hits"] == stored and report["generated"] == backend.calls  # nothing generated twice
+    uninterrupted, _ = distill(math_queries(40), TEACHER, ScriptedTeacher(), GenerationCache(tmp_path / "fresh", "m"),
+                               verifier, conversation)
+    assert resumed.drop(["cached", "latency_s"]).equals(uninterrupted.drop(["cached", "latency_s"]))
