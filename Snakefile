@@ -13,6 +13,7 @@ validate(config, "schemas/config.schema.yaml")
 
 include: "rules/common.smk"
 include: "rules/queries.smk"
+include: "rules/distill.smk"
 
 
 rule all:
@@ -20,3 +21,4 @@ rule all:
     input:
         rules.query_shards.output.shards,
         rules.query_report.output,
+        expand("results/distill/{teacher}/summary.json", teacher=TEACHERS),

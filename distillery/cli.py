@@ -30,20 +30,14 @@ def _verify(args: argparse.Namespace) -> int:
     from distillery.verify import Verifier
     from distillery.verify.files import summary_table, verify_file
 
-    reward = judge = None
+    config = {}
     if args.reward_model:
-        from distillery.verify.reward import RewardModelVerifier
-
-        reward = RewardModelVerifier.load(args.reward_model, trust_remote_code=args.trust_remote_code,
-                                          **({"use": tuple(args.reward_attributes)} if args.reward_attributes else {}))
+        config["reward_model"] = {"model": args.reward_model, "trust_remote_code": args.trust_remote_code,
+                                  "use": args.reward_attributes}
     if args.judge_model:
-        from distillery.generate.transformers_backend import TransformersBackend
-        from distillery.verify.judge import JudgeVerifier
-
-        judge = JudgeVerifier(TransformersBackend.load(args.judge_model))
+        config["judge"] = {"model": args.judge_model}
     options = {"code": {"allow_unsandboxed": True}} if args.allow_unsandboxed else None
-    with Verifier(args.processes, reward=reward, judge=judge, options=options,
-                  progress=lambda **kw: tqdm(desc="verify", **kw)) as verifier:
+    with Verifier.from_config(config, args.processes, lambda **kw: tqdm(desc="verify", **kw), options) as verifier:
         summary = verify_file(args.input, args.output, verifier, args.response_field)
     print(summary_table(summary), end="")
     return 0

@@ -149,3 +149,22 @@ def shard_report(attempts: pa.Table, n_queries: int, counts: Counter, wall_s: fl
         "tokens_generated": {"accepted": tokens_accepted, "rejected": tokens_all - tokens_accepted},
         "wall_s": round(wall_s, 3),
     }
+
+
+def summarize_reports(reports: list[dict]) -> dict:
+    """One teacher's shard reports added up."""
+    total = Counter()
+    accepted_at = Counter()
+    categories: dict[str, Counter] = defaultdict(Counter)
+    for r in reports:
+        total.update({k: r[k] for k in ("queries", "attempts", "generated", "cache_hits", "accepted")})
+        total.update({f"tokens_{k}": v for k, v in r["tokens_generated"].items()})
+        total["wall_s"] += r["wall_s"]
+        accepted_at.update({int(k): v for k, v in r["accepted_at_attempt"].items()})
+        for category, c in r["by_category"].items():
+            categories[category].update({k: c[k] for k in ("queries", "accepted", "unscorable")})
+    by_category = {c: {**dict(v), "acceptance": round(v["accepted"] / v["queries"], 4) if v["queries"] else None}
+                   for c, v in sorted(categories.items())}
+    return {**dict(total), "shards": len(reports), "accepted_at_attempt": dict(sorted(accepted_at.items())),
+            "by_category": by_category,
+            "acceptance": round(total["accepted"] / total["queries"], 4) if total["queries"] else None}

@@ -16,6 +16,8 @@ check_config(config)
 SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])
 SHARDS = shard_names(config["shards"]["num_shards"])
+TEACHERS = {teacher["name"]: teacher for teacher in config["teachers"]}
+LOCAL_MODELS = "results/models/"
 QUERIES = "results/queries"
 
 
@@ -31,3 +33,9 @@ def dataset_files(spec):
 def code_fingerprint(script):
     """Rerun trigger: fingerprint of the distillery code that scripts/<script>.py runs."""
     return script_code_hash(os.path.join(workflow.basedir, "scripts", f"{script}.py"))
+
+
+def local_models(teacher, distill):
+    """Models the workflow builds itself (the converted local model) that a teacher or its judge uses."""
+    used = [teacher["model"], (distill.get("judge") or {}).get("model", "")]
+    return sorted({m.rstrip("/") for m in used if m.startswith(LOCAL_MODELS)})

@@ -17,6 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAULTS = ("429", "500", "slow")
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 refuses connections from 16 concurrent clients
+
+
 class FaultServer:
     def __init__(self, fault_rate: float = 0.3, max_faults: int = 3, slow_s: float = 1.0, reasoning: bool = False,
                  api_key: str | None = None, status_for: dict[str, int] | None = None):
@@ -35,7 +39,7 @@ class FaultServer:
         self.bodies: list[dict] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 

@@ -13,13 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import tiny_llama_config, tiny_tokenizer
+from conftest import TINY_WORDS, tiny_llama_config, tiny_tokenizer
 from distillery.generate.backend import GenerationRequest
 from distillery.generate.openai_backend import GenerationError, OpenAIBackend
 from distillery.generate.vllm_backend import result_from_vllm, sampling_kwargs
 from fault_server import FaultServer
-
-pytest.importorskip("openai")
 
 KEY_ENV = "DISTILLERY_TEST_API_KEY"
 SECRET = "sk-test-7f3a9c-never-print-me"
@@ -56,14 +54,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 def served(tiny_model_dir):
     """`transformers serve` pinned to the tiny folder, offline, on a free loopback port; stopped by its process
     group so that no worker outlives the test."""
-    pytest.importorskip("fastapi")
-    pytest.importorskip("uvicorn")
     port = free_port()
-    exe = Path(sys.executable).with_name("transformers")
+    cli = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     log = open(tiny_model_dir / "serve.log", "w")
-    proc = subprocess.Popen([str(exe), "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port),
-                             "--device", "cpu", "--dtype", "float32"],
+    proc = subprocess.Popen([sys.executable, "-c", cli, "serve", str(tiny_model_dir), "--host", "127.0.0.1",
+                             "--port", str(port), "--device", "cpu", "--dtype", "float32"],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
@@ -108,26 +104,25 @@ def test_transformers_serve_results_in_order(served, tiny_model_dir):
     assert len(results) == len(requests)
     for request, result in zip(requests, results):
         prompt = tokenizer.apply_chat_template(request.messages, tokenize=True, add_generation_prompt=True)
-        prompt_ids = prompt["input_ids"] if isinstance(prompt, dict) or hasattr(prompt, "keys") else prompt
+        prompt_ids = prompt["input_ids"] if hasattr(prompt, "keys") else prompt
         assert result.prompt_tokens == len(prompt_ids)  # distinct per request: results are in request order
         assert 1 <= result.completion_tokens <= request.max_new_tokens
         assert result.finish_reason in ("stop", "length")
         if result.finish_reason == "length":
             assert result.completion_tokens == request.max_new_tokens
-        assert isinstance(result.text, str)
+        assert isinstance(result.text, str) and result.latency_s > 0
     assert backend.retries == 0
 
 
 def test_transformers_serve_stop_string_is_stripped(served):
     """`transformers serve` keeps the stop string in the text; the backend removes it. Every word is a stop
-    string here, so the first word the random model writes ends the generation."""
+    string here, so the first word the (greedy) random model writes ends the generation and is stripped."""
     base_url, model = served
-    stop = tuple("what is two plus four the answer think a b c d e f g rating hello".split()
-                 + [str(d) for d in range(11)] + ["user", "assistant", ":"])
+    stop = tuple(w for w in TINY_WORDS if not w.startswith("<") and w != "</s>") + ("abcdef",)
     request = GenerationRequest(messages=[{"role": "user", "content": "hello"}], max_new_tokens=8, stop=stop)
     [result] = OpenAIBackend(base_url, model, timeout_s=60).generate([request])
-    if result.finish_reason == "stop" and result.completion_tokens < 8:
-        assert not any(result.text.endswith(s) for s in stop)
+    assert result.finish_reason == "stop" and result.completion_tokens < 8
+    assert result.text.strip() == ""
 
 
 def fault_requests(n: int) -> list[GenerationRequest]:
@@ -138,9 +133,9 @@ def fault_requests(n: int) -> list[GenerationRequest]:
 
 def test_faults_every_request_completes_once_in_order(monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
-    with FaultServer(fault_rate=0.3, max_faults=3, slow_s=1.5, reasoning=True, api_key=SECRET) as server:
+    with FaultServer(fault_rate=0.3, max_faults=3, slow_s=2.5, reasoning=True, api_key=SECRET) as server:
         backend = OpenAIBackend(server.base_url, "fault-model", api_key_env=KEY_ENV, max_concurrency=16,
-                                timeout_s=0.5, max_retries=6, backoff_s=0.01)
+                                timeout_s=1.0, max_retries=6, backoff_s=0.01)
         requests = fault_requests(50)
         results = backend.generate(requests)
 
@@ -216,9 +211,9 @@ def test_vllm_result_mapping_with_a_stand_in():
     stand_in = SimpleNamespace(prompt_token_ids=[1, 2, 3, 4],
                                outputs=[SimpleNamespace(text="<think>hm</think>42", token_ids=(5, 6, 7),
                                                         finish_reason="length")])
-    result = result_from_vllm(stand_in)
-    assert (result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens) == (
-        "<think>hm</think>42", "length", 4, 3)
+    result = result_from_vllm(stand_in, latency_s=1.5)
+    assert (result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens, result.latency_s) == (
+        "<think>hm</think>42", "length", 4, 3, 1.5)
     stand_in.outputs[0].finish_reason = "stop"
     assert result_from_vllm(stand_in).finish_reason == "stop"
     request = GenerationRequest(messages=[{"role": "user", "content": "q"}], max_new_tokens=7, temperature=0.6,

@@ -1,4 +1,4 @@
-"""The offline Gemma 3 270M: conversion from the packaged GGUF (for real, once: ~70 s) and the prompts
+"""The offline Gemma 3 270M: conversion from the packaged GGUF (for real, once: 70–110 s) and the prompts
 teachers are sent."""
 
 import json
@@ -151,15 +151,12 @@ def test_folder_loads_and_renders_gemma_turns(converted):
 def test_generation_produces_text_and_stops(backend):
     from distillery.generate.backend import GenerationRequest
 
-    q = query("math", "What is 2 + 3?")
-    messages = build_messages(q, SYSTEM_PROMPT, FEW_SHOT["math"])
-    long_budget = 200
-    stopped, free = backend.generate([
-        GenerationRequest(messages, max_new_tokens=long_budget, stop=STOP),
-        GenerationRequest(messages, max_new_tokens=8),
-    ])
-    assert stopped.text.strip() and stopped.finish_reason == "stop"
-    assert stopped.completion_tokens < long_budget and "</answer>" not in stopped.text
-    assert stopped.prompt_tokens > 100 and free.completion_tokens <= 8 and free.text.strip()
-    eos = backend.generate([GenerationRequest([{"role": "user", "content": "Say OK."}], max_new_tokens=48)])[0]
-    assert eos.finish_reason in ("stop", "length") and "<end_of_turn>" not in eos.text
+    q = query("science", "Which planet is closest to the Sun?\n\nA. Venus\nB. Mercury\nC. Mars\nD. Earth")
+    messages = build_messages(q, SYSTEM_PROMPT, FEW_SHOT["science"])
+    budget = 120
+    stopped, free = backend.generate([GenerationRequest(messages, max_new_tokens=budget, stop=STOP),
+                                      GenerationRequest(messages, max_new_tokens=6)])
+    assert stopped.finish_reason == "stop" and stopped.completion_tokens < budget
+    assert "<answer>" in stopped.text and "</answer>" not in stopped.text  # the backend cuts the stop string
+    assert stopped.prompt_tokens > 100 and free.text.strip() and free.completion_tokens <= 6
+    assert backend.model.generation_config.eos_token_id == [1, local_model.END_OF_TURN]

@@ -122,8 +122,9 @@ class OpenAIBackend:
         for attempt in range(self.max_retries + 1):
             fatal = None
             try:
+                start = time.monotonic()
                 response = self._client.chat.completions.create(**body, extra_body=self.extra_body or None)
-                return self._result(response, request)
+                return self._result(response, request, time.monotonic() - start)
             except openai.APIStatusError as e:
                 if not (e.status_code in RETRYABLE_STATUS or e.status_code >= 500):
                     fatal = GenerationError(f"{self.model_id} at {self.base_url}: HTTP {e.status_code} "
@@ -145,8 +146,9 @@ class OpenAIBackend:
             time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _result(self, response, request: GenerationRequest) -> GenerationResult:
-        """Missing usage (some servers omit it) counts as 0 tokens rather than failing a finished generation."""
+    def _result(self, response, request: GenerationRequest, latency_s: float) -> GenerationResult:
+        """Missing usage (some servers omit it) counts as 0 tokens rather than failing a finished generation.
+        The latency is the successful attempt's: retries and backoff are the server's health, counted apart."""
         choice = response.choices[0]
         reason = finish_reason(choice.finish_reason)
         text = message_text(choice.message)
@@ -155,7 +157,8 @@ class OpenAIBackend:
         usage = response.usage
         return GenerationResult(text=text, finish_reason=reason,
                                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0))
+                                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                                latency_s=latency_s)
 
     def _scrub(self, text: str) -> str:
         """A server may echo the key back in an error body; it must not reach an exception or a log."""

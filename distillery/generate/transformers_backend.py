@@ -26,6 +26,7 @@ class TransformersBackend:
         self.model_id = model_id
         self.batch_size = batch_size
         self.progress = progress
+        self._stoppers: dict[tuple[str, ...], object] = {}
 
     @classmethod
     def load(cls, path: str, dtype: str = "auto", device: str = "auto", **kwargs) -> "TransformersBackend":
@@ -34,6 +35,17 @@ class TransformersBackend:
         location = resolve_model(path)
         model = AutoModelForCausalLM.from_pretrained(location, dtype=checkpoint_dtype(dtype)).to(resolve_device(device))
         return cls(model, AutoTokenizer.from_pretrained(location), model_id=path, **kwargs)
+
+    def _stop_criteria(self, stop: tuple[str, ...]):
+        """One stop-string checker per stop tuple: building it scans the whole vocabulary (seconds
+        for Gemma's 262k tokens), which generate() would otherwise redo on every call."""
+        if not stop:
+            return None
+        if stop not in self._stoppers:
+            from transformers import StoppingCriteriaList, StopStringCriteria
+
+            self._stoppers[stop] = StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(stop))])
+        return self._stoppers[stop]
 
     def _prompt(self, messages: list[dict]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -63,7 +75,7 @@ class TransformersBackend:
                                   temperature=first.temperature if sampling else None,
                                   top_p=first.top_p if sampling else None, top_k=None,
                                   pad_token_id=self.tokenizer.pad_token_id,
-                                  stop_strings=list(first.stop) or None, tokenizer=self.tokenizer)
+                                  stopping_criteria=self._stop_criteria(first.stop))
         width = inputs["input_ids"].shape[1]
         latency = time.perf_counter() - started
         eos = set(self.model.generation_config.eos_token_id if isinstance(self.model.generation_config.eos_token_id, list)
@@ -79,10 +91,11 @@ class TransformersBackend:
                 while new and new[-1] == self.tokenizer.pad_token_id:
                     new.pop()
             text = self.tokenizer.decode(new, skip_special_tokens=True)
-            stopped = any(s in text for s in request.stop)
-            for s in request.stop:
-                if s in text:
-                    text = text[: text.index(s)]
+            # Keep the stop string (as servers do): "</answer>" closes the answer the verifier reads.
+            cut = min((text.index(s) + len(s) for s in request.stop if s in text), default=None)
+            stopped = cut is not None
+            if stopped:
+                text = text[:cut]
             finish = "stop" if ended or stopped or len(new) < request.max_new_tokens else "length"
             results.append(GenerationResult(text, finish, int(inputs["attention_mask"][row].sum()), len(new), latency))
         return results

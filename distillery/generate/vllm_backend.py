@@ -6,6 +6,8 @@ tests) must import without it. What is worth testing without a GPU lives in the 
 
 from __future__ import annotations
 
+import time
+
 from distillery.generate.backend import GenerationRequest, GenerationResult
 from distillery.models import resolve_model
 
@@ -17,14 +19,15 @@ def sampling_kwargs(request: GenerationRequest) -> dict:
             "seed": request.seed, "stop": list(request.stop), "n": 1}
 
 
-def result_from_vllm(output) -> GenerationResult:
+def result_from_vllm(output, latency_s: float = 0.0) -> GenerationResult:
     """One vLLM ``RequestOutput`` as a result; vLLM's finish reasons are "stop" (eos or a stop string),
-    "length" and "abort", and an aborted request did not run out of tokens."""
+    "length" and "abort", and an aborted request did not run out of tokens. The latency is the whole call's:
+    vLLM batches every request together, and its per-request metrics are not filled in by every version."""
     completion = output.outputs[0]
     return GenerationResult(text=completion.text,
                             finish_reason="length" if completion.finish_reason == "length" else "stop",
                             prompt_tokens=len(output.prompt_token_ids or ()),
-                            completion_tokens=len(completion.token_ids))
+                            completion_tokens=len(completion.token_ids), latency_s=latency_s)
 
 
 class VLLMBackend:
@@ -44,5 +47,7 @@ class VLLMBackend:
         if not requests:
             return []
         params = [self._sampling_params(**sampling_kwargs(r)) for r in requests]
+        start = time.monotonic()
         outputs = self.llm.chat([list(r.messages) for r in requests], params, use_tqdm=False)
-        return [result_from_vllm(o) for o in outputs]
+        latency_s = time.monotonic() - start
+        return [result_from_vllm(o, latency_s) for o in outputs]

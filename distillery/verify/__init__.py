@@ -44,6 +44,25 @@ class Verifier:
             check_options(category, kwargs)
         self.pool = VerifyPool(processes, options=options)
 
+    @classmethod
+    def from_config(cls, config: dict, processes: int | None = None, progress: Callable | None = None,
+                    options: dict[str, dict] | None = None) -> "Verifier":
+        """From the ``distill`` section's ``judge`` / ``reward_model`` entries (models load here)."""
+        reward = judge = None
+        if config.get("reward_model"):
+            from distillery.verify.reward import RewardModelVerifier
+
+            rm = config["reward_model"]
+            extra = {k: tuple(rm[k]) for k in ("attributes", "use", "scale") if rm.get(k)}
+            reward = RewardModelVerifier.load(rm["model"], trust_remote_code=rm.get("trust_remote_code", False), **extra)
+        if config.get("judge"):
+            from distillery.generate.transformers_backend import TransformersBackend
+            from distillery.verify.judge import JudgeVerifier
+
+            judge = JudgeVerifier(TransformersBackend.load(config["judge"]["model"]),
+                                  max_new_tokens=config["judge"].get("max_new_tokens", 256))
+        return cls(processes, reward=reward, judge=judge, progress=progress, options=options)
+
     def __enter__(self):
         return self
 

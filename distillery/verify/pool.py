@@ -8,10 +8,12 @@ killed and the pool is rebuilt for the remaining items.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 
 from distillery.verify.result import VerifyResult
@@ -52,6 +54,22 @@ def _verify_chunk(items: list[tuple[int, dict, str]], verifiers: dict, options: 
     return [(index, verify_one(query, response, verifiers, options)) for index, query, response in items]
 
 
+@contextlib.contextmanager
+def _main_not_reimported():
+    """Workers started by forkserver re-run the parent's main script unless it has no ``__file__``.
+    A Snakemake script is such a main script, unguarded, and expects a ``snakemake`` global: it
+    must not run again in the workers."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is not None and getattr(main, "__spec__", None) is None:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if path is not None and not hasattr(main, "__file__"):
+            main.__file__ = path
+
+
 class VerifyPool:
     """Worker processes kept across batches (the verify-and-retry loop calls once per attempt; a new
     pool each time would pay the workers' start and imports again)."""
@@ -86,7 +104,8 @@ class VerifyPool:
         bar = progress(total=len(queries), unit="response") if progress is not None else None
         while chunks:
             if self._pool is None:
-                self._pool = self._context.Pool(self.processes)
+                with _main_not_reimported():
+                    self._pool = self._context.Pool(self.processes)
             chunks = self._run(chunks, queries, responses, results, bar)
         if bar is not None:
             bar.close()

@@ -1,0 +1,54 @@
+# Distillation: every teacher on every shard of clean queries, verify and retry.
+
+
+rule local_model:
+    output:
+        directory("results/models/gemma3-270m"),
+    params:
+        code=code_fingerprint("convert_local_model"),
+    log:
+        "logs/models/gemma3-270m.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/convert_local_model.py"
+
+
+rule distill_shard:
+    input:
+        shard=f"{QUERIES}/shards/{{shard}}.parquet",
+        models=lambda w: local_models(TEACHERS[w.teacher], config["distill"]),
+    output:
+        attempts="results/distill/{teacher}/{shard}.parquet",
+        report="results/distill/{teacher}/{shard}.report.json",
+    params:
+        teacher=lambda w: TEACHERS[w.teacher],
+        distill=config["distill"],
+        code=code_fingerprint("distill_shard"),
+    wildcard_constraints:
+        teacher=alternatives(TEACHERS),
+        shard=alternatives(SHARDS),
+    threads: 2
+    log:
+        "logs/distill/{teacher}/{shard}.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/distill_shard.py"
+
+
+rule distill_summary:
+    input:
+        expand("results/distill/{{teacher}}/{shard}.report.json", shard=SHARDS),
+    output:
+        "results/distill/{teacher}/summary.json",
+    params:
+        code=code_fingerprint("distill_summary"),
+    wildcard_constraints:
+        teacher=alternatives(TEACHERS),
+    log:
+        "logs/distill/{teacher}/summary.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../scripts/distill_summary.py"
