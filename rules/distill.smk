@@ -6,6 +6,9 @@ rule local_model:
         directory("results/models/gemma3-270m"),
     params:
         code=code_fingerprint("convert_local_model"),
+    threads: 2
+    resources:
+        mem_mb=4000,
     log:
         "logs/models/gemma3-270m.log",
     conda:

@@ -5,4 +5,4 @@ from distillery.runlog import job_log
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    convert_gguf_model(snakemake.output[0], dtype=getattr(snakemake.params, "dtype", "bfloat16"))
+    convert_gguf_model(snakemake.output[0])
