@@ -114,15 +114,15 @@ def test_transformers_serve_results_in_order(served, tiny_model_dir):
     assert backend.retries == 0
 
 
-def test_transformers_serve_stop_string_is_stripped(served):
-    """`transformers serve` keeps the stop string in the text; the backend removes it. Every word is a stop
-    string here, so the first word the (greedy) random model writes ends the generation and is stripped."""
+def test_transformers_serve_stop_string_is_kept(served):
+    """`transformers serve` keeps the stop string in the text, as all our backends return it. Every word is a
+    stop string here, so the first word the (greedy) random model writes ends the generation."""
     base_url, model = served
     stop = tuple(w for w in TINY_WORDS if not w.startswith("<") and w != "</s>") + ("abcdef",)
     request = GenerationRequest(messages=[{"role": "user", "content": "hello"}], max_new_tokens=8, stop=stop)
     [result] = OpenAIBackend(base_url, model, timeout_s=60).generate([request])
     assert result.finish_reason == "stop" and result.completion_tokens < 8
-    assert result.text.strip() == ""
+    assert result.text.strip() in stop
 
 
 def fault_requests(n: int) -> list[GenerationRequest]:
@@ -145,7 +145,7 @@ def test_faults_every_request_completes_once_in_order(monkeypatch):
     assert backend.retries == sum(server.faults.values())
     assert sum(server.attempts.values()) == 50 + backend.retries
     for name, result in zip(names, results):
-        assert result.text == f"<think>thinking about {name}</think>echo: {name}"  # stop string stripped
+        assert result.text == f"<think>thinking about {name}</think>echo: {name}</s>"  # stop string kept
         assert result.finish_reason == "stop"
         assert result.prompt_tokens == 2 + len(name.split())
         assert result.completion_tokens == 3  # "echo: request N</s>"
@@ -219,4 +219,12 @@ def test_vllm_result_mapping_with_a_stand_in():
     request = GenerationRequest(messages=[{"role": "user", "content": "q"}], max_new_tokens=7, temperature=0.6,
                                 top_p=0.95, seed=11, stop=("\n\n",))
     assert sampling_kwargs(request) == {"temperature": 0.6, "top_p": 0.95, "max_tokens": 7, "seed": 11,
-                                        "stop": ["\n\n"], "n": 1}
+                                        "stop": ["\n\n"], "n": 1, "include_stop_str_in_output": True}
+
+
+def test_stop_string_is_put_back_from_vllm_stop_reason():
+    from distillery.generate.openai_backend import with_stop_string
+
+    assert with_stop_string("<answer>4", ("</answer>",), "</answer>") == "<answer>4</answer>"  # vLLM server
+    assert with_stop_string("<answer>4</answer>", ("</answer>",), None) == "<answer>4</answer>"  # kept already
+    assert with_stop_string("<answer>4", ("</answer>",), 106) == "<answer>4"  # ended on a token, not a string

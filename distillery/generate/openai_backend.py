@@ -45,12 +45,13 @@ def finish_reason(reason: str | None) -> str:
     return "length" if reason in LENGTH_REASONS else "stop"
 
 
-def strip_stop(text: str, stop: tuple[str, ...]) -> str:
-    """Drop a stop string the server left at the end (``transformers serve`` keeps it; vLLM and OpenAI do not)."""
-    for s in stop:
-        if s and text.endswith(s):
-            return text[: -len(s)]
-    return text
+def with_stop_string(text: str, stop: tuple[str, ...], matched) -> str:
+    """The text ending with the stop string that ended it, as every backend of ours returns it
+    (``</answer>`` closes the answer the verifier reads). ``transformers serve`` keeps it already;
+    vLLM's server drops it but names it in ``stop_reason``; other APIs cannot tell."""
+    if any(s and text.endswith(s) for s in stop):
+        return text
+    return text + matched if isinstance(matched, str) and matched in stop else text
 
 
 def message_text(message) -> str:
@@ -153,7 +154,7 @@ class OpenAIBackend:
         reason = finish_reason(choice.finish_reason)
         text = message_text(choice.message)
         if reason == "stop":
-            text = strip_stop(text, request.stop)
+            text = with_stop_string(text, request.stop, (getattr(choice, "model_extra", None) or {}).get("stop_reason"))
         usage = response.usage
         return GenerationResult(text=text, finish_reason=reason,
                                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),

@@ -13,10 +13,10 @@ from distillery.models import resolve_model
 
 
 def sampling_kwargs(request: GenerationRequest) -> dict:
-    """``SamplingParams`` keywords for one request. vLLM leaves stop strings out of the text by default
-    (``include_stop_str_in_output=False``), so nothing needs stripping afterwards."""
+    """``SamplingParams`` keywords for one request. The stop string stays in the text, as every backend of
+    ours returns it (``</answer>`` closes the answer the verifier reads)."""
     return {"temperature": request.temperature, "top_p": request.top_p, "max_tokens": request.max_new_tokens,
-            "seed": request.seed, "stop": list(request.stop), "n": 1}
+            "seed": request.seed, "stop": list(request.stop), "n": 1, "include_stop_str_in_output": True}
 
 
 def result_from_vllm(output, latency_s: float = 0.0) -> GenerationResult:
