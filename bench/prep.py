@@ -292,6 +292,15 @@ def digest(strings) -> str:
     return h.hexdigest()
 
 
+def generate_measured(args):
+    """The synthetic queries, the time they took, and the memory once they exist (untimed baseline)."""
+    t0 = time.perf_counter()
+    texts, injected = generate(args.n, args.seed)
+    gen_s = time.perf_counter() - t0
+    gc.collect()
+    return texts, injected, gen_s, peak_rss_kib(), current_rss_kib()
+
+
 def filters_config() -> dict:
     """config.yaml's filters with the schema defaults filled in (as the workflow sees them)."""
     import yaml
@@ -316,11 +325,7 @@ def worker_distillery(args) -> dict:
     from distillery.schema import MESSAGE, QUERY, REFERENCE
 
     fcfg = filters_config()
-    t0 = time.perf_counter()
-    texts, injected = generate(args.n, args.seed)
-    gen_s = time.perf_counter() - t0
-    gc.collect()
-    rss_gen, cur_gen = peak_rss_kib(), current_rss_kib()
+    texts, injected, gen_s, rss_gen, cur_gen = generate_measured(args)
     print(f"[distillery] generated {len(texts):,} queries in {gen_s:.1f} s "
           f"(mean {np.mean([len(t) for t in texts[:100_000]]):.0f} chars); peak RSS {rss_gen / 2**20:.2f} GiB",
           flush=True)
@@ -413,11 +418,7 @@ def worker_pandas(args) -> dict:
 
     fcfg = filters_config()
     patterns = _python_re_patterns()
-    t0 = time.perf_counter()
-    texts, injected = generate(args.n, args.seed)
-    gen_s = time.perf_counter() - t0
-    gc.collect()
-    rss_gen, cur_gen = peak_rss_kib(), current_rss_kib()
+    texts, injected, gen_s, rss_gen, cur_gen = generate_measured(args)
     print(f"[pandas] generated {len(texts):,} queries in {gen_s:.1f} s; peak RSS {rss_gen / 2**20:.2f} GiB",
           flush=True)
     steps = Steps()

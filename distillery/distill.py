@@ -81,14 +81,15 @@ def distill(queries: list[dict], teacher: TeacherSettings, backend: Backend, cac
         requests = [GenerationRequest(messages[i], teacher.max_new_tokens, teacher.temperature, teacher.top_p,
                                       attempt_seed(teacher.seed, queries[i]["qid"], attempt), teacher.stop)
                     for i in pending]
-        results, cached = _generate(requests, backend, cache, flush_every, counts, progress)
+        keys = [cache.key(r) for r in requests]
+        results, cached = _generate(requests, keys, backend, cache, flush_every, counts, progress)
         verdicts = verifier.score([queries[i] for i in pending], [r.text for r in results])
         still = []
-        for i, request, result, hit, verdict in zip(pending, requests, results, cached, verdicts):
+        for i, request, key, result, hit, verdict in zip(pending, requests, keys, results, cached, verdicts):
             parsed = split_response(result.text)
             rows.append({
                 "qid": queries[i]["qid"], "teacher": teacher.name, "category": queries[i]["category"],
-                "attempt": attempt, "seed": request.seed, "key": cache.key(request), "response": result.text,
+                "attempt": attempt, "seed": request.seed, "key": key, "response": result.text,
                 "think": parsed.think, "answer": parsed.answer, "finish_reason": result.finish_reason,
                 "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
                 "latency_s": result.latency_s, "cached": hit, "score": verdict.score, "passed": verdict.passed,
@@ -102,11 +103,10 @@ def distill(queries: list[dict], teacher: TeacherSettings, backend: Backend, cac
     return table, shard_report(table, len(queries), counts, time.perf_counter() - started)
 
 
-def _generate(requests: list[GenerationRequest], backend: Backend, cache: GenerationCache, flush_every: int,
-              counts: Counter, progress: Callable | None) -> tuple[list[GenerationResult], list[bool]]:
+def _generate(requests: list[GenerationRequest], keys: list[str], backend: Backend, cache: GenerationCache,
+              flush_every: int, counts: Counter, progress: Callable | None) -> tuple[list[GenerationResult], list[bool]]:
     """Results in request order: from the cache where it has them, else generated and stored in
     segments of ``flush_every`` so that a kill loses at most one segment's work."""
-    keys = [cache.key(r) for r in requests]
     found = cache.lookup(keys)
     missing = [i for i, k in enumerate(keys) if k not in found]
     counts["cache_hits"] += len(requests) - len(missing)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from distillery.generate.backend import Backend, GenerationRequest
-from distillery.verify.parse import split_response
+from distillery.verify.parse import answers_to_score
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 NAME = "judge"
@@ -46,16 +46,9 @@ class JudgeVerifier:
         self.threshold = threshold
 
     def score(self, queries: list[dict], responses: list[str]) -> list[VerifyResult]:
-        results: list[VerifyResult | None] = [None] * len(queries)
-        asks, requests = [], []
-        for i, (query, response) in enumerate(zip(queries, responses)):
-            parsed = split_response(response)
-            if parsed.answer is None:
-                results[i] = VerifyResult.fail(NAME, parsed.problem)
-                continue
-            asks.append(i)
-            requests.append(GenerationRequest([{"role": "user", "content": judge_prompt(query, parsed.answer)}],
-                                              max_new_tokens=self.max_new_tokens))
+        results, asks, answers = answers_to_score(responses, NAME)
+        requests = [GenerationRequest([{"role": "user", "content": judge_prompt(queries[i], answer)}],
+                                      max_new_tokens=self.max_new_tokens) for i, answer in zip(asks, answers)]
         for i, out in zip(asks, self.backend.generate(requests)):
             rating = parse_rating(out.text)
             if rating is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from distillery.verify.result import VerifyResult
+
 _THINK = re.compile(r"<think>(.*?)</think>", re.S)
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S)
 
@@ -45,3 +47,17 @@ def split_response(text: str | None) -> ParsedResponse:
     if not answer:
         return ParsedResponse(think, None, "no answer after the reasoning")
     return ParsedResponse(think, answer, problem)
+
+
+def answers_to_score(responses, verifier: str):
+    """For model-based verifiers: (results with a 0 and the reason for every response without an
+    answer, None elsewhere; the indices of the others; their answers)."""
+    results, where, answers = [None] * len(responses), [], []
+    for i, response in enumerate(responses):
+        parsed = split_response(response)
+        if parsed.answer is None:
+            results[i] = VerifyResult.fail(verifier, parsed.problem)
+        else:
+            where.append(i)
+            answers.append(parsed.answer)
+    return results, where, answers

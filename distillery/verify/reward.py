@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from distillery.models import checkpoint_dtype, resolve_device, resolve_model
-from distillery.verify.parse import split_response
+from distillery.verify.parse import answers_to_score
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
 NAME = "reward_model"
@@ -57,16 +57,10 @@ class RewardModelVerifier:
 
     @torch.inference_mode()
     def score(self, queries: list[dict], responses: list[str]) -> list[VerifyResult]:
-        results: list[VerifyResult | None] = [None] * len(queries)
-        texts, where = [], []
-        for i, (query, response) in enumerate(zip(queries, responses)):
-            parsed = split_response(response)
-            if parsed.answer is None:
-                results[i] = VerifyResult.fail(NAME, parsed.problem)
-                continue
-            conversation = [m for m in query["messages"]] + [{"role": "assistant", "content": parsed.answer}]
-            texts.append(self.tokenizer.apply_chat_template(conversation, tokenize=False))
-            where.append(i)
+        results, where, answers = answers_to_score(responses, NAME)
+        texts = [self.tokenizer.apply_chat_template(
+            queries[i]["messages"] + [{"role": "assistant", "content": answer}], tokenize=False)
+            for i, answer in zip(where, answers)]
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt", padding=True,
                                    truncation=True, max_length=self.max_tokens, add_special_tokens=False)
