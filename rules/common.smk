@@ -39,3 +39,10 @@ def local_models(teacher, distill):
     """Models the workflow builds itself (the converted local model) that a teacher or its judge uses."""
     used = [teacher["model"], (distill.get("judge") or {}).get("model", "")]
     return sorted({m.rstrip("/") for m in used if m.startswith(LOCAL_MODELS)})
+
+
+def training_corpus(teacher):
+    """The corpus a student of ``teacher`` trains on: the parallel corpus (queries every teacher answered,
+    the paper's setting) or, with ``corpus.mode: union``, all of that teacher's accepted responses."""
+    mode = config.get("corpus", {}).get("mode", "parallel")
+    return f"results/corpora/parallel/{teacher}.parquet" if mode == "parallel" else f"results/corpora/{teacher}.parquet"
