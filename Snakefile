@@ -14,6 +14,8 @@ validate(config, "schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/queries.smk"
 include: "rules/distill.smk"
+include: "rules/corpora.smk"
+include: "rules/analysis.smk"
 
 
 rule all:
@@ -22,3 +24,5 @@ rule all:
         rules.query_shards.output.shards,
         rules.query_report.output,
         expand("results/distill/{teacher}/summary.json", teacher=TEACHERS),
+        CORPORA_TARGETS,
+        ANALYSIS_TARGETS,

@@ -75,3 +75,58 @@ def reject_rows(queries: pa.Table, reason: list[str], detail: list[str], schema:
 def as_queries(table: pa.Table) -> pa.Table:
     """The query columns of ``table`` in the canonical order and types (extra columns dropped)."""
     return table.select(QUERY.names).cast(QUERY)
+
+# A teacher's corpus: one row per query it answered acceptably (the accepted attempt, after quality
+# assurance), with the query it answers. ``attempt`` is 0-based as in the distillation attempts;
+# ``prompt_tokens``/``completion_tokens`` are the teacher's own counts; ``ppl`` is null when not scored.
+CORPUS = pa.schema(
+    list(QUERY)
+    + [
+        pa.field("teacher", pa.string()),
+        pa.field("attempt", pa.int32()),
+        pa.field("response", pa.string()),
+        pa.field("think", pa.string()),
+        pa.field("answer", pa.string()),
+        pa.field("score", pa.float64()),
+        pa.field("verifier", pa.string()),
+        pa.field("prompt_tokens", pa.int64()),
+        pa.field("completion_tokens", pa.int64()),
+        pa.field("ppl", pa.float64()),
+    ]
+)
+CORPUS_REJECT = pa.schema(list(CORPUS) + [pa.field("reason", pa.string()), pa.field("detail", pa.string())])
+
+# Perplexity of a teacher's accepted responses under the analysis LM (``scored_tokens``: response tokens
+# that entered the mean; 0 and a null ppl for an empty response).
+PERPLEXITY = pa.schema(
+    [
+        ("qid", pa.string()),
+        ("attempt", pa.int32()),
+        ("ppl", pa.float64()),
+        ("scored_tokens", pa.int64()),
+    ]
+)
+
+# One row per (teacher, query of the shards): how distillation ended for it and, when a response was
+# accepted, its token counts under the student's tokenizer. Figures and tables are drawn from these.
+SAMPLE_STATUSES = ("kept", "qa_rejected", "not_accepted", "unscorable", "not_distilled")
+SAMPLE_STATS = pa.schema(
+    [
+        ("teacher", pa.string()),
+        ("qid", pa.string()),
+        ("source", pa.string()),
+        ("category", pa.string()),
+        ("status", pa.string()),  # one of SAMPLE_STATUSES
+        ("qa_reason", pa.string()),  # first failed QA check of a qa_rejected sample
+        ("in_parallel", pa.bool_()),  # in the parallel corpora (accepted for every teacher)
+        ("attempts", pa.int32()),  # attempts made (0: not distilled)
+        ("accepted_attempt", pa.int32()),  # 1-based attempt that passed verification; null if none
+        ("response_tokens", pa.int64()),  # student tokenizer, accepted response; null if none
+        ("think_tokens", pa.int64()),
+        ("answer_tokens", pa.int64()),
+        ("prompt_tokens", pa.int64()),  # the query's turns, student tokenizer
+        ("generated_tokens", pa.int64()),  # teacher's own counts, every attempt
+        ("accepted_generated_tokens", pa.int64()),  # teacher's own count of the accepted attempt
+        ("ppl", pa.float64()),
+    ]
+)

@@ -35,14 +35,22 @@ def code_fingerprint(script):
     return script_code_hash(os.path.join(workflow.basedir, "scripts", f"{script}.py"))
 
 
+def built_models(*names):
+    """Those of ``names`` (models, tokenizers) that the workflow builds itself under results/models/:
+    inputs of the rules that use them, so that rule local_model runs first."""
+    return sorted({m.rstrip("/") for m in names if m and m.startswith(LOCAL_MODELS)})
+
+
 def local_models(teacher, distill):
     """Models the workflow builds itself (the converted local model) that a teacher or its judge uses."""
-    used = [teacher["model"], (distill.get("judge") or {}).get("model", "")]
-    return sorted({m.rstrip("/") for m in used if m.startswith(LOCAL_MODELS)})
+    return built_models(teacher["model"], (distill.get("judge") or {}).get("model", ""))
 
 
 def training_corpus(teacher):
-    """The corpus a student of ``teacher`` trains on: the parallel corpus (queries every teacher answered,
-    the paper's setting) or, with ``corpus.mode: union``, all of that teacher's accepted responses."""
-    mode = config.get("corpus", {}).get("mode", "parallel")
-    return f"results/corpora/parallel/{teacher}.parquet" if mode == "parallel" else f"results/corpora/{teacher}.parquet"
+    """The corpus a student of ``teacher`` (a name, or wildcards with .teacher) trains on: the parallel
+    corpus (queries every teacher answered, the paper's setting) or, with ``corpus.mode: union``, all of
+    that teacher's responses that passed verification and quality assurance."""
+    name = getattr(teacher, "teacher", teacher)
+    if config["corpus"]["mode"] == "parallel":
+        return f"results/corpora/parallel/{name}.parquet"
+    return f"results/corpora/{name}.parquet"

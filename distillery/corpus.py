@@ -1,0 +1,175 @@
+"""A teacher's corpus, and the parallel corpora the paper trains on.
+
+A teacher's corpus holds, per query, the attempt that passed verification joined with the query it
+answers, after the paper's quality assurance (structure, 20-token n-gram repetition, perplexity under a
+strong LM with a threshold per teacher; :mod:`distillery.verify.quality`). The parallel corpora keep
+the queries that every teacher answered, one file per teacher, the same qids in each, sorted by qid.
+
+A shard of attempts that is missing (``corpus.partial``: build from what distillation has produced so
+far) or empty is a gap to report, not an error: its queries count as not distilled.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from distillery.artifacts import write_parquet
+from distillery.distill import ATTEMPT
+from distillery.schema import CORPUS, CORPUS_REJECT, PERPLEXITY, QUERY
+from distillery.verify.quality import QA_ORDER, apply_quality
+
+QA_CHUNK = 10_000  # rows handed to the Python QA checks at a time: the text stays in Arrow otherwise
+
+
+def quality_settings(quality: dict, teacher: str) -> dict:
+    """``corpus.quality`` for one teacher, in the shape :func:`apply_quality` takes: the perplexity
+    threshold is the teacher's own (``max_by_teacher``) or the common ``max``; none means no check."""
+    ppl = quality["perplexity"]
+    threshold = ppl.get("max_by_teacher", {}).get(teacher, ppl.get("max"))
+    return {"structure": dict(quality["structure"]), "repetition": dict(quality["repetition"]),
+            "perplexity": {"enabled": bool(ppl["enabled"]) and threshold is not None, "max": threshold}}
+
+
+def read_attempts(shard_paths: dict[str, str | Path]) -> tuple[pa.Table, dict]:
+    """Every attempt of a teacher's shards, and the shards that were missing or held no rows."""
+    tables, missing, empty = [], [], []
+    for shard, path in shard_paths.items():
+        path = Path(path)
+        if not path.exists():
+            missing.append(shard)
+        elif path.stat().st_size == 0 or pq.read_metadata(path).num_rows == 0:
+            empty.append(shard)
+        else:
+            tables.append(pq.read_table(path).select(ATTEMPT.names).cast(ATTEMPT))
+    attempts = pa.concat_tables(tables) if tables else ATTEMPT.empty_table()
+    return attempts, {"shards": len(shard_paths), "missing_shards": missing, "empty_shards": empty}
+
+
+def first_accepted(attempts: pa.Table) -> pa.Table:
+    """The earliest accepted attempt of each query (the loop stops at the first; a merged or
+    re-run shard may hold more)."""
+    accepted = attempts.filter(pc.fill_null(attempts["accepted"], False)).sort_by([("qid", "ascending"),
+                                                                                    ("attempt", "ascending")])
+    qids = accepted["qid"].to_pylist()
+    first = [i for i, q in enumerate(qids) if i == 0 or q != qids[i - 1]]
+    return accepted.take(first)
+
+
+def row_index(table: pa.Table, column: str = "qid") -> dict[str, int]:
+    return {value: i for i, value in enumerate(table[column].to_pylist())}
+
+
+def attach_queries(accepted: pa.Table, queries: pa.Table, perplexities: pa.Table | None) -> pa.Table:
+    """Accepted attempts as corpus rows: the query's columns, the response, its verdict and perplexity.
+    (Arrow's hash join does not carry nested columns such as ``messages``, hence ``take``.)"""
+    where = row_index(queries)
+    missing = [q for q in accepted["qid"].to_pylist() if q not in where]
+    if missing:
+        raise ValueError(f"{len(missing)} accepted attempts answer queries absent from the query shards "
+                         f"(first: {missing[0]}): the distillation is stale, rerun it")
+    rows = queries.take([where[q] for q in accepted["qid"].to_pylist()])
+    ppl = {}
+    if perplexities is not None:
+        for q, a, p in zip(*(perplexities[c].to_pylist() for c in ("qid", "attempt", "ppl"))):
+            ppl[(q, a)] = p
+    keys = zip(accepted["qid"].to_pylist(), accepted["attempt"].to_pylist())
+    columns = {name: rows[name] for name in QUERY.names}
+    columns.update({name: accepted[name] for name in ("teacher", "attempt", "response", "think", "answer", "score",
+                                                       "verifier", "prompt_tokens", "completion_tokens")})
+    columns["ppl"] = pa.array([ppl.get(k) for k in keys], pa.float64())
+    return pa.table(columns, schema=CORPUS)
+
+
+def quality_filter(rows: pa.Table, quality: dict) -> tuple[pa.Table, pa.Table, dict]:
+    """(kept, rejects with reason and detail, counts) of corpus rows under the QA checks."""
+    kept_idx, reject_idx, reasons, details = [], [], [], []
+    flagged: Counter = Counter()
+    offset = 0
+    for batch in rows.select(["messages", "response", "ppl"]).to_batches(QA_CHUNK):
+        chunk = [{"i": offset + j, "messages": r["messages"], "response": r["response"], "perplexity": r["ppl"]}
+                 for j, r in enumerate(batch.to_pylist())]
+        offset += batch.num_rows
+        kept, rejects, report = apply_quality(chunk, quality)
+        kept_idx += [r["i"] for r in kept]
+        reject_idx += [r["i"] for r in rejects]
+        reasons += [r["reason"] for r in rejects]
+        details += [r["detail"] for r in rejects]
+        flagged.update(report["flagged"])
+    rejected = rows.take(reject_idx)
+    rejected = pa.table({**{n: rejected[n] for n in CORPUS.names}, "reason": reasons, "detail": details},
+                        schema=CORPUS_REJECT)
+    counts = {"rows_in": rows.num_rows, "kept": len(kept_idx), "rejected": len(reject_idx),
+              "reasons": {k: v for k, v in sorted(Counter(reasons).items(), key=lambda kv: QA_ORDER.index(kv[0]))},
+              "flagged": dict(sorted(flagged.items()))}
+    return rows.take(kept_idx).sort_by("qid"), rejected.sort_by("qid"), counts
+
+
+def build_corpus(teacher: str, attempts: pa.Table, coverage: dict, queries: pa.Table,
+                 perplexities: pa.Table | None, quality: dict) -> tuple[pa.Table, pa.Table, dict]:
+    """(corpus, rejects, report) of one teacher. ``queries`` are those of the shards it was given (the
+    denominator of what was distilled); ``quality`` comes from :func:`quality_settings`."""
+    accepted = first_accepted(attempts)
+    kept, rejects, qa = quality_filter(attach_queries(accepted, queries, perplexities), quality)
+    last = {}  # how each query ended: its last attempt
+    for q, scorable in zip(attempts["qid"].to_pylist(), attempts["scorable"].to_pylist()):
+        last[q] = scorable
+    accepted_qids = set(accepted["qid"].to_pylist())
+    category = dict(zip(queries["qid"].to_pylist(), queries["category"].to_pylist()))
+    by_category: dict[str, Counter] = {c: Counter() for c in sorted(set(category.values()))}
+    for q, c in category.items():
+        by_category[c]["queries"] += 1
+        by_category[c]["distilled"] += q in last
+        by_category[c]["accepted"] += q in accepted_qids
+    for q in kept["qid"].to_pylist():
+        by_category[category[q]]["kept"] += 1
+    scored = [p for p in kept["ppl"].to_pylist() if p is not None]
+    report = {
+        "teacher": teacher,
+        **coverage,
+        "queries": queries.num_rows,
+        "distilled": len(last),
+        "not_distilled": queries.num_rows - len(set(last) & set(category)),
+        "attempts": attempts.num_rows,
+        "accepted": accepted.num_rows,
+        "not_accepted": sum(1 for q, s in last.items() if q not in accepted_qids and s),
+        "unscorable": sum(1 for q, s in last.items() if q not in accepted_qids and not s),
+        **qa,
+        "quality": quality,
+        "kept_ppl": {"scored": len(scored), "mean": sum(scored) / len(scored) if scored else None},
+        "by_category": {c: {k: v.get(k, 0) for k in ("queries", "distilled", "accepted", "kept")}
+                        for c, v in by_category.items()},
+    }
+    return kept, rejects, report
+
+
+def parallel_qids(corpus_paths: dict[str, str | Path]) -> list[str]:
+    """The queries in every teacher's corpus, sorted (only the qid columns are read)."""
+    common: set[str] | None = None
+    for path in corpus_paths.values():
+        qids = set(pq.read_table(path, columns=["qid"])["qid"].to_pylist())
+        common = qids if common is None else common & qids
+    return sorted(common or ())
+
+
+def write_parallel(corpus_paths: dict[str, str | Path], out_paths: dict[str, str | Path]) -> dict:
+    """Write each teacher's parallel corpus (one teacher in memory at a time) and return the report."""
+    qids = parallel_qids(corpus_paths)
+    keep = pa.array(qids, pa.string())
+    report = {"teachers": list(corpus_paths), "queries": len(qids), "corpus_sizes": {}, "by_category": {}}
+    for teacher, path in corpus_paths.items():
+        corpus = pq.read_table(path).cast(CORPUS)
+        report["corpus_sizes"][teacher] = corpus.num_rows
+        parallel = corpus.filter(pc.is_in(corpus["qid"], keep)).sort_by("qid")
+        write_parquet(parallel, out_paths[teacher])
+        report["by_category"] = dict(sorted(Counter(parallel["category"].to_pylist()).items()))
+    return report
+
+
+def read_perplexities(paths: list[str | Path]) -> pa.Table:
+    tables = [pq.read_table(p).cast(PERPLEXITY) for p in paths]
+    return pa.concat_tables(tables) if tables else PERPLEXITY.empty_table()

@@ -1,0 +1,63 @@
+"""Per-sample statistics of one teacher: the artifact every figure and table is drawn from.
+
+One row per query of the shards: how its distillation ended (kept in the corpus, removed by QA, never
+accepted, unscorable, not distilled because its shard is missing or empty), the attempts it took, the
+tokens the teacher generated for it (the teacher's own counts, every attempt: the cost), and for an
+accepted response its token counts under the *student's* tokenizer (response, think, answer, prompt:
+comparable across teachers) and its perplexity. Token counting is the costly part; it happens once
+here, so a figure redraws in a second.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillery.corpus import first_accepted
+from distillery.schema import CORPUS, CORPUS_REJECT, SAMPLE_STATS
+from distillery.tokens import count_tokens
+
+
+def turns_text(messages: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each conversation's turn texts joined by blank lines (vectorised: no Python per row)."""
+    messages = messages.combine_chunks() if isinstance(messages, pa.ChunkedArray) else messages
+    contents = pc.struct_field(messages.flatten(), "content")
+    return pc.binary_join(pa.ListArray.from_arrays(messages.offsets, contents), "\n\n")
+
+
+def sample_stats(teacher: str, queries: pa.Table, attempts: pa.Table, corpus: pa.Table, rejects: pa.Table,
+                 parallel: set[str] | pa.Array, tokenizer) -> pa.Table:
+    """SAMPLE_STATS rows for every query of ``queries`` (the shards the teacher was given)."""
+    frame = queries.select(["qid", "source", "category"]).to_pandas().set_index("qid")
+    tries = attempts.select(["qid", "attempt", "scorable", "completion_tokens"]).to_pandas()
+    tries = tries.sort_values(["qid", "attempt"]).groupby("qid").agg(
+        attempts=("attempt", "size"), generated_tokens=("completion_tokens", "sum"), last_scorable=("scorable", "last"))
+    accepted = first_accepted(attempts).select(["qid", "attempt", "completion_tokens"]).to_pandas().set_index("qid")
+    frame = frame.join(tries).join(accepted.rename(columns={"attempt": "accepted_attempt",
+                                                            "completion_tokens": "accepted_generated_tokens"}))
+
+    # Accepted responses: kept ones and those QA removed, tokenised together.
+    done = pa.concat_tables([corpus.cast(CORPUS).append_column("reason", pa.nulls(corpus.num_rows, pa.string())),
+                             rejects.cast(CORPUS_REJECT).drop_columns(["detail"])])
+    counts = {"qid": done["qid"], "qa_reason": done["reason"], "ppl": done["ppl"],
+              "kept": pc.is_null(done["reason"])}
+    for column, texts in (("response", done["response"]), ("think", done["think"]), ("answer", done["answer"]),
+                          ("prompt", turns_text(done["messages"]))):
+        counts[f"{column}_tokens"] = count_tokens(tokenizer, texts.to_pylist())
+    frame = frame.join(pa.table(counts).to_pandas().set_index("qid"))
+
+    in_parallel = set(parallel.to_pylist() if isinstance(parallel, pa.Array) else parallel)
+    distilled = frame["attempts"].notna()
+    status = pd.Series("not_accepted", index=frame.index, dtype=object)
+    status[distilled & ~frame["last_scorable"].fillna(True).astype(bool)] = "unscorable"
+    status[frame["kept"].eq(True)] = "kept"
+    status[frame["kept"].eq(False)] = "qa_rejected"
+    status[~distilled] = "not_distilled"
+    frame = frame.assign(teacher=teacher, status=status, in_parallel=frame.index.isin(in_parallel),
+                         attempts=frame["attempts"].fillna(0),
+                         generated_tokens=frame["generated_tokens"].fillna(0),
+                         accepted_attempt=frame["accepted_attempt"] + 1)
+    frame = frame.reset_index().sort_values("qid")
+    return pa.Table.from_pandas(frame[SAMPLE_STATS.names], schema=SAMPLE_STATS, preserve_index=False)
+
