@@ -7,8 +7,10 @@ from collections.abc import Callable
 from itertools import groupby
 
 import torch
+from transformers import LogitsProcessorList
 
 from distillery.generate.backend import GenerationRequest, GenerationResult
+from distillery.generate.sampling import TemperatureTopP
 from distillery.models import checkpoint_dtype, resolve_device, resolve_model
 
 
@@ -70,11 +72,13 @@ class TransformersBackend:
         inputs = self.tokenizer([self._prompt(r.messages) for r in batch], return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(self.model.device)
         sampling = first.temperature > 0
+        # Temperature and top-p are applied by our own processor (exact, without sorting the
+        # vocabulary at every step); generate() is told to apply neither.
+        warp = LogitsProcessorList([TemperatureTopP(first.temperature, first.top_p)] if sampling else [])
         torch.manual_seed(first.seed)
         out = self.model.generate(**inputs, max_new_tokens=first.max_new_tokens, do_sample=sampling,
-                                  temperature=first.temperature if sampling else None,
-                                  top_p=first.top_p if sampling else None, top_k=None,
-                                  pad_token_id=self.tokenizer.pad_token_id,
+                                  temperature=1.0 if sampling else None, top_p=1.0 if sampling else None,
+                                  top_k=None, logits_processor=warp, pad_token_id=self.tokenizer.pad_token_id,
                                   stopping_criteria=self._stop_criteria(first.stop))
         width = inputs["input_ids"].shape[1]
         latency = time.perf_counter() - started

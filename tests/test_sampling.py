@@ -1,0 +1,82 @@
+"""TemperatureTopP keeps the nucleus transformers' full-sort warper keeps, without the sort."""
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
+
+from distillery.generate.sampling import TemperatureTopP
+
+
+def reference(scores: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
+    return TopPLogitsWarper(top_p)(None, TemperatureLogitsWarper(temperature)(None, scores.clone()))
+
+
+def nucleus64(scores: torch.Tensor, temperature: float, top_p: float):
+    """The definition in float64: the fewest most-probable tokens holding >= top_p of the mass, and how
+    close each row's cut is to top_p (where float32 rounding may tip it either way)."""
+    probs = (scores.double() / temperature).softmax(-1)
+    sorted_probs, order = probs.sort(-1, descending=True)
+    larger = sorted_probs.cumsum(-1) - sorted_probs
+    keep_sorted = larger < top_p
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    margin = (larger - top_p).abs().min(-1).values
+    return keep, margin
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_same_nucleus_as_the_definition_and_as_transformers(seed):
+    torch.manual_seed(seed)
+    scores = torch.randn(64, 50_000) * torch.empty(64, 1).uniform_(2, 12)  # peaked to flat rows
+    for temperature, top_p in [(0.6, 0.95), (1.0, 0.7), (1.3, 0.99)]:
+        ours = TemperatureTopP(temperature, top_p)(None, scores.clone())
+        keep, margin = nucleus64(scores, temperature, top_p)
+        differs = (torch.isfinite(ours) != keep).any(-1)
+        assert not differs[margin > 1e-5].any(), "a cut away from the rounding margin differs from the definition"
+        hf = reference(scores, temperature, top_p)
+        same_rows = (torch.isfinite(ours) == torch.isfinite(hf)).all(-1)
+        assert same_rows.float().mean() >= 0.98
+        kept = torch.isfinite(ours)
+        assert torch.equal(ours[kept], (scores / temperature)[kept]), "kept logits are the temperature-scaled ones"
+
+
+def test_wide_nucleus_falls_back_to_the_full_sort():
+    scores = torch.zeros(3, 5000)  # uniform: the top 1024 hold ~20% of the mass
+    scores[1, :10] = 0.5
+    ours = TemperatureTopP(0.8, 0.9)(None, scores.clone())
+    assert torch.equal(ours, reference(scores, 0.8, 0.9))
+    assert torch.isfinite(ours[0]).sum() > 1024
+
+
+def test_top_p_one_only_scales():
+    scores = torch.randn(2, 100)
+    assert torch.equal(TemperatureTopP(0.5, 1.0)(None, scores.clone()), scores / 0.5)
+
+
+def test_sampled_tokens_equal_transformers_warpers():
+    """Same seed, same model: generate() with our processor draws the tokens its own warpers draw."""
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=4096, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40)  # a peaked next-token distribution, as a trained LM has
+    prompt = torch.randint(2, 4096, (4, 6))
+    common = dict(max_new_tokens=24, do_sample=True, top_k=None, pad_token_id=0)
+    torch.manual_seed(7)
+    theirs = model.generate(prompt, temperature=0.6, top_p=0.95, **common)
+    processor, full_sorts = TemperatureTopP(0.6, 0.95), []
+    full = processor._full
+    processor._full = lambda ids, scores: full_sorts.append(1) or full(ids, scores)
+    torch.manual_seed(7)
+    ours = model.generate(prompt, temperature=1.0, top_p=1.0, **common,
+                          logits_processor=LogitsProcessorList([processor]))
+    assert torch.equal(ours, theirs)
+    assert not full_sorts, "the fast path was not taken"
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="temperature"):
+        TemperatureTopP(0.0, 0.9)
+    with pytest.raises(ValueError, match="top_p"):
+        TemperatureTopP(0.6, 0.0)
