@@ -78,6 +78,15 @@ def test_judge_turns_ratings_into_scores_and_never_asks_about_empty_replies():
     assert len(backend.seen) == 3 and "the answer is four" in backend.seen[0].messages[0]["content"]
 
 
+def test_few_shot_judge_sees_graded_examples_before_the_reply():
+    backend = ScriptedBackend(["Fine.\nRating: 9"])
+    result = JudgeVerifier(backend, few_shot=True).score([QUERY], [REPLY])[0]
+    messages = backend.seen[0].messages
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2 + ["user"]
+    assert all(parse_rating(m["content"]) is not None for m in messages if m["role"] == "assistant")
+    assert "the answer is four" in messages[-1]["content"] and result.passed
+
+
 def test_judge_runs_on_a_real_transformers_backend():
     torch.manual_seed(0)
     backend = TransformersBackend(LlamaForCausalLM(tiny_llama_config()), tiny_tokenizer(), "tiny-lm", batch_size=2)

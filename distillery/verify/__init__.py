@@ -60,7 +60,8 @@ class Verifier:
             from distillery.verify.judge import JudgeVerifier
 
             judge = JudgeVerifier(TransformersBackend.load(config["judge"]["model"]),
-                                  max_new_tokens=config["judge"].get("max_new_tokens", 256))
+                                  max_new_tokens=config["judge"].get("max_new_tokens", 256),
+                                  few_shot=config["judge"].get("few_shot", False))
         return cls(processes, reward=reward, judge=judge, progress=progress, options=options)
 
     def __enter__(self):
