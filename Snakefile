@@ -16,6 +16,7 @@ include: "rules/queries.smk"
 include: "rules/distill.smk"
 include: "rules/corpora.smk"
 include: "rules/analysis.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:
@@ -26,3 +27,5 @@ rule all:
         expand("results/distill/{teacher}/summary.json", teacher=TEACHERS),
         CORPORA_TARGETS,
         ANALYSIS_TARGETS,
+        rules.table1_accuracy.output,
+        rules.table2_generation_length.output,

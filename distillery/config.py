@@ -27,3 +27,43 @@ def check_config(config: dict) -> None:
     if unknown:
         raise ConfigError(f"decontaminate.benchmarks: {unknown} not defined under benchmarks "
                           f"(defined: {sorted(config['benchmarks'])})")
+    check_evaluate(config)
+
+
+def check_evaluate(config: dict) -> None:
+    """The ``evaluate`` section: benchmarks that decontamination knows, models that exist, unique names."""
+    evaluate = config.get("evaluate") or {}
+    decontaminated = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])
+    for name in evaluate.get("benchmarks", {}):
+        if name not in config["benchmarks"]:
+            raise ConfigError(f"evaluate.benchmarks.{name}: not defined under benchmarks (its data, and what the "
+                              f"queries are decontaminated against; defined: {sorted(config['benchmarks'])})")
+        if name not in decontaminated:
+            raise ConfigError(f"evaluate.benchmarks.{name}: not in decontaminate.benchmarks, so the training "
+                              f"queries are not decontaminated against it")
+    teachers = [t["name"] for t in config.get("teachers", [])]
+    students = evaluate.get("students")
+    students = teachers if students is None else students
+    unknown = [s for s in students if s not in teachers]
+    if unknown:
+        raise ConfigError(f"evaluate.students: {unknown} are not teachers (teachers: {teachers})")
+    extra = evaluate.get("extra_models", [])
+    for entry in extra:
+        if entry.get("teacher") and entry["teacher"] not in teachers:
+            raise ConfigError(f"evaluate.extra_models[{entry['name']}]: teacher {entry['teacher']!r} is not a teacher")
+        teacher = next((t for t in config.get("teachers", []) if t["name"] == entry.get("teacher")), {})
+        if teacher.get("backend") == "dataset":
+            raise ConfigError(f"evaluate.extra_models[{entry['name']}]: teacher {entry['teacher']!r} has released "
+                              f"responses only (backend dataset); it cannot answer the benchmarks")
+        if entry.get("backend") == "openai" and "openai" not in entry:
+            raise ConfigError(f"evaluate.extra_models[{entry['name']}]: backend openai needs its 'openai' settings")
+    names = Counter(list(students) + [e["name"] for e in extra])
+    repeated = sorted(n for n, k in names.items() if k > 1)
+    if repeated:
+        raise ConfigError(f"evaluate: model names must be unique (a student is named after its teacher); "
+                          f"repeated: {repeated}")
+    if "problems" in names:
+        raise ConfigError("evaluate: 'problems' cannot name a model (results/eval/problems/ holds the benchmarks)")
+    unknown = sorted(set(evaluate.get("paper_models", {})) - set(names))
+    if unknown:
+        raise ConfigError(f"evaluate.paper_models: {unknown} are not evaluated models ({sorted(names)})")

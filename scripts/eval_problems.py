@@ -1,0 +1,8 @@
+from distillery.artifacts import write_parquet
+from distillery.evaluate.benchmarks import load_problems
+from distillery.runlog import job_log
+
+with job_log(snakemake.log[0]) as log:
+    problems = load_problems(snakemake.wildcards.benchmark, snakemake.params.data, snakemake.params.spec)
+    log.info("%s: %d problems", snakemake.wildcards.benchmark, len(problems))
+    write_parquet(problems, snakemake.output[0])
