@@ -57,7 +57,7 @@ def first_accepted(attempts: pa.Table) -> pa.Table:
                                                                                     ("attempt", "ascending")])
     qids = accepted["qid"].to_pylist()
     first = [i for i, q in enumerate(qids) if i == 0 or q != qids[i - 1]]
-    return accepted.take(first)
+    return accepted.take(pa.array(first, pa.int64()))
 
 
 def row_index(table: pa.Table, column: str = "qid") -> dict[str, int]:
@@ -72,7 +72,7 @@ def attach_queries(accepted: pa.Table, queries: pa.Table, perplexities: pa.Table
     if missing:
         raise ValueError(f"{len(missing)} accepted attempts answer queries absent from the query shards "
                          f"(first: {missing[0]}): the distillation is stale, rerun it")
-    rows = queries.take([where[q] for q in accepted["qid"].to_pylist()])
+    rows = queries.take(pa.array([where[q] for q in accepted["qid"].to_pylist()], pa.int64()))
     ppl = {}
     if perplexities is not None:
         for q, a, p in zip(*(perplexities[c].to_pylist() for c in ("qid", "attempt", "ppl"))):
@@ -100,13 +100,13 @@ def quality_filter(rows: pa.Table, quality: dict) -> tuple[pa.Table, pa.Table, d
         reasons += [r["reason"] for r in rejects]
         details += [r["detail"] for r in rejects]
         flagged.update(report["flagged"])
-    rejected = rows.take(reject_idx)
+    rejected = rows.take(pa.array(reject_idx, pa.int64()))
     rejected = pa.table({**{n: rejected[n] for n in CORPUS.names}, "reason": reasons, "detail": details},
                         schema=CORPUS_REJECT)
     counts = {"rows_in": rows.num_rows, "kept": len(kept_idx), "rejected": len(reject_idx),
               "reasons": {k: v for k, v in sorted(Counter(reasons).items(), key=lambda kv: QA_ORDER.index(kv[0]))},
               "flagged": dict(sorted(flagged.items()))}
-    return rows.take(kept_idx).sort_by("qid"), rejected.sort_by("qid"), counts
+    return rows.take(pa.array(kept_idx, pa.int64())).sort_by("qid"), rejected.sort_by("qid"), counts
 
 
 def build_corpus(teacher: str, attempts: pa.Table, coverage: dict, queries: pa.Table,

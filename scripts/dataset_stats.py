@@ -8,5 +8,5 @@ with job_log(snakemake.log[0]):
     stats = read_stats(snakemake.input)
     table = dataset_stats.table(stats, p.teachers, p.paper_teachers, p.context["corpus"])
     with atomic_path(snakemake.output.csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+        table.to_csv(tmp, index=False, float_format="%.10g")
     write_text(dataset_stats.markdown(table, stats, p.teachers, p.context), snakemake.output.md)

@@ -47,8 +47,8 @@ def draw(table: pd.DataFrame, teachers: list[str], style: dict):
         ax.bar(x - 0.4 + width * (i + 0.5), shares, width * 0.92, color=color(style, teachers, teacher),
                label=f"{label(style, teacher)} (n={n:,})" if n else f"{label(style, teacher)} (no maths samples)")
     ax.set_xticks(x, spans, rotation=35 if len(spans) > 8 else 0, ha="right" if len(spans) > 8 else "center")
-    unit = "1k = 1,024 tokens" if style["bin_width"] % 1024 == 0 else "tokens"
-    ax.set_xlabel(f"Response length, student tokens ({unit})")
+    unit = "; 1k = 1,024" if style["bin_width"] % 1024 == 0 else ""
+    ax.set_xlabel(f"Response length (student tokens{unit})")
     ax.set_ylabel("Share of maths samples (%)")
     ax.yaxis.grid(True, linewidth=0.4, color="#DDDDDD")
     ax.set_axisbelow(True)

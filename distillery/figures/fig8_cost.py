@@ -68,6 +68,7 @@ def draw(table: pd.DataFrame, teachers: list[str], style: dict):
                 ax.text(p, 0, "none kept" if q else "no queries", rotation=90, ha="center", va="bottom",
                         fontsize=size - 2, color="#666666")
     ax.set_xticks(x, [short(c) for c in cats])
+    ax.margins(y=0.06)
     if len(cats) > 1:
         ax.axvline(len(cats) - 1.5, color="#999999", linewidth=0.5, linestyle=":")
     ax.set_ylabel("Teacher tokens generated per corpus sample")

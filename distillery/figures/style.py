@@ -98,7 +98,7 @@ def save(fig, table: pd.DataFrame, outputs) -> None:
             metadata = {"CreationDate": None} if kind == "pdf" else None
             fig.savefig(tmp, format=kind, bbox_inches="tight", pad_inches=0.03, metadata=metadata)
     with atomic_path(outputs.csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+        table.to_csv(tmp, index=False, float_format="%.10g")
     plt.close(fig)
 
 
