@@ -76,9 +76,12 @@ def teachers(qs: list[dict]) -> list[Teacher]:
         if shard(q) == shard_names(NUM_SHARDS)[0]:
             c.attempts[q["qid"]] = ([Attempt("", False, scorable=False, tokens=0)] if q["category"] == "chat"
                                     else [Attempt(response(3, 3), True)])
-    a.attempts[by["math", 0]["qid"]] = [Attempt("wrong", False, tokens=10), Attempt(response(1, 2), True)]
-    a.attempts[by["code", 0]["qid"]] = [Attempt("bad", False, tokens=10) for _ in range(3)]
-    a.attempts[by["if", 0]["qid"]] = [Attempt("a plain answer with no tags", True)]
+    special = {("math", 0): [Attempt("wrong", False, tokens=10), Attempt(response(1, 2), True)],
+               ("code", 0): [Attempt("bad", False, tokens=10) for _ in range(3)],
+               ("if", 0): [Attempt("a plain answer with no tags", True)]}
+    for key, attempts in special.items():
+        if key in by:
+            a.attempts[by[key]["qid"]] = attempts
     return [a, c]
 
 

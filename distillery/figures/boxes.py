@@ -30,8 +30,7 @@ def wrap(text: str, width: int) -> str:
     return text if cut <= 0 else text[:cut + 1].rstrip() + "\n" + wrap(text[cut + 1:], width)
 
 
-def draw_boxes(table: pd.DataFrame, teachers: list[str], style: dict, ylabel: str, mean_format: str,
-               decimals: int = 0):
+def draw_boxes(table: pd.DataFrame, teachers: list[str], style: dict, ylabel: str, mean_format: str):
     fig = figure(style)
     ax = fig.subplots()
     size = style.get("font_size", 8)
@@ -55,7 +54,6 @@ def draw_boxes(table: pd.DataFrame, teachers: list[str], style: dict, ylabel: st
             patch.set_linewidth(0.8)
     if style.get("log_scale"):
         ax.set_yscale("log")
-    top = ax.get_ylim()[1]
     for i, teacher in enumerate(teachers):
         row = table[table["teacher"] == teacher].iloc[0]
         if row["n"] > 0:
@@ -65,13 +63,13 @@ def draw_boxes(table: pd.DataFrame, teachers: list[str], style: dict, ylabel: st
                         textcoords="offset points", ha="center", va="bottom", fontsize=size - 1)
         else:
             ax.axvspan(i - 0.3, i + 0.3, color=GAP_COLOR, alpha=0.6, linewidth=0)
-            ax.text(i, top / 2 if not style.get("log_scale") else np.sqrt(max(top, 1.0)), "no samples",
-                    rotation=90, ha="center", va="center", color="#666666")
+            ax.text(i, 0.5, "no samples", transform=ax.get_xaxis_transform(), rotation=90, ha="center",
+                    va="center", color="#666666")
     ax.margins(y=0.08)
     ax.set_xticks(range(len(teachers)), names)
     ax.set_xlim(-0.6, len(teachers) - 0.4)
     if not style.get("log_scale"):
-        ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.{decimals}f}")
+        ax.yaxis.set_major_formatter("{x:,g}")
     ax.set_ylabel(ylabel)
     ax.yaxis.grid(True, linewidth=0.4, color="#DDDDDD")
     ax.set_axisbelow(True)

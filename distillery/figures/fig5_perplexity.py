@@ -26,4 +26,4 @@ def table(stats: pd.DataFrame, teachers: list[str], style: dict) -> tuple[pd.Dat
 
 
 def draw(table: pd.DataFrame, teachers: list[str], style: dict):
-    return draw_boxes(table, teachers, style, "Perplexity of the response", "{:.2f}", decimals=1)
+    return draw_boxes(table, teachers, style, "Perplexity of the response", "{:.2f}")

@@ -70,6 +70,10 @@ def draw(table: pd.DataFrame, teachers: list[str], style: dict):
     cats = present + ["all"]
     for ax, teacher in zip(axes, teachers or [None]):
         mine = table[table["teacher"] == teacher]
+        ax.set_title(label(style, teacher) if teacher else "no teachers", fontweight="bold")
+        if mine.empty:
+            ax.text(0.5, 0.5, "no queries", transform=ax.transAxes, ha="center", va="center", color="#666666")
+            continue
         x = np.arange(len(cats))
         bottom = np.zeros(len(cats))
         for outcome, c in zip(outcomes, colors):
@@ -85,7 +89,6 @@ def draw(table: pd.DataFrame, teachers: list[str], style: dict):
                 ax.text(i, 50, "no queries", rotation=90, ha="center", va="center", fontsize=size - 1.5,
                         color="#666666")
         ax.set_xticks(x, [short(c) for c in cats], rotation=45, ha="right")
-        ax.set_title(label(style, teacher) if teacher else "no teachers", fontweight="bold")
         ax.set_ylim(0, 108)
         if len(cats) > 1 and cats[-1] == "all":
             ax.axvline(len(cats) - 1.5, color="#999999", linewidth=0.5, linestyle=":")

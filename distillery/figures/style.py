@@ -41,7 +41,7 @@ def coverage_notes(stats: pd.DataFrame, teachers: Sequence[str], style: dict) ->
         if rows.empty:
             notes.append(f"{label(style, teacher)}: no statistics")
         elif missing:
-            notes.append(f"{label(style, teacher)}: {missing} of {len(rows)} queries not distilled "
+            notes.append(f"{label(style, teacher)}: {missing:,} of {len(rows):,} queries not distilled "
                          f"(shard missing or empty)")
     return notes
 
