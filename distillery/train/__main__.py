@@ -1,0 +1,16 @@
+"""The training worker: ``python -m distillery.train --config run.json``, started once per process by
+the launcher (python, torchrun, accelerate or deepspeed; the last passes ``--local_rank``)."""
+
+import argparse
+import logging
+import sys
+
+from distillery.artifacts import read_json
+from distillery.train.trainer import run
+
+parser = argparse.ArgumentParser(prog="python -m distillery.train")
+parser.add_argument("--config", required=True, help="run spec written by distillery.train.launch.write_spec")
+parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help="set by launchers; LOCAL_RANK is used")
+options = parser.parse_args()
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+sys.exit(run(read_json(options.config)))
