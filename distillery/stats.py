@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from distillery.corpus import first_accepted
 from distillery.schema import CORPUS, CORPUS_REJECT, SAMPLE_STATS
-from distillery.tokens import count_tokens
+from distillery.tokens import count_tokens, count_tokens_with_spans
 
 
 def turns_text(messages: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -24,6 +24,19 @@ def turns_text(messages: pa.ChunkedArray | pa.Array) -> pa.Array:
     messages = messages.combine_chunks() if isinstance(messages, pa.ChunkedArray) else messages
     contents = pc.struct_field(messages.flatten(), "content")
     return pc.binary_join(pa.ListArray.from_arrays(messages.offsets, contents), "\n\n")
+
+
+def segment_spans(responses: list[str | None], thinks: list[str | None], answers: list[str | None]):
+    """Character spans of the think and answer segments inside each response (None where the
+    response has no such segment); the segments are the stripped texts the distillation parsed."""
+    think_spans, answer_spans = [], []
+    for response, think, answer in zip(responses, thinks, answers):
+        end = 0
+        for segment, spans in ((think, think_spans), (answer, answer_spans)):
+            at = -1 if response is None or segment is None else response.find(segment, end)
+            spans.append(None if at < 0 else (at, at + len(segment)))
+            end = end if at < 0 else at + len(segment)
+    return think_spans, answer_spans
 
 
 def sample_stats(teacher: str, queries: pa.Table, attempts: pa.Table, corpus: pa.Table, rejects: pa.Table,
@@ -42,9 +55,11 @@ def sample_stats(teacher: str, queries: pa.Table, attempts: pa.Table, corpus: pa
                              rejects.cast(CORPUS_REJECT).drop_columns(["detail"])])
     counts = {"qid": done["qid"], "qa_reason": done["reason"], "ppl": done["ppl"],
               "kept": pc.is_null(done["reason"])}
-    for column, texts in (("response", done["response"]), ("think", done["think"]), ("answer", done["answer"]),
-                          ("prompt", turns_text(done["messages"]))):
-        counts[f"{column}_tokens"] = count_tokens(tokenizer, texts.to_pylist())
+    responses = done["response"].to_pylist()
+    think, answer = segment_spans(responses, done["think"].to_pylist(), done["answer"].to_pylist())
+    counts["response_tokens"], (counts["think_tokens"], counts["answer_tokens"]) = count_tokens_with_spans(
+        tokenizer, responses, [think, answer])
+    counts["prompt_tokens"] = count_tokens(tokenizer, turns_text(done["messages"]).to_pylist())
     frame = frame.join(pa.table(counts).to_pandas().set_index("qid"))
 
     in_parallel = set(parallel.to_pylist() if isinstance(parallel, pa.Array) else parallel)
