@@ -28,6 +28,7 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"decontaminate.benchmarks: {unknown} not defined under benchmarks "
                           f"(defined: {sorted(config['benchmarks'])})")
     check_evaluate(config)
+    check_analysis(config)
 
 
 def check_evaluate(config: dict) -> None:
@@ -67,3 +68,18 @@ def check_evaluate(config: dict) -> None:
     unknown = sorted(set(evaluate.get("paper_models", {})) - set(names))
     if unknown:
         raise ConfigError(f"evaluate.paper_models: {unknown} are not evaluated models ({sorted(names)})")
+
+
+def check_analysis(config: dict) -> None:
+    """``corpus`` and ``analysis``: per-teacher settings name teachers that exist."""
+    teachers = [t["name"] for t in config.get("teachers", [])]
+    per_teacher = {
+        "corpus.quality.perplexity.max_by_teacher": ((config.get("corpus") or {}).get("quality") or {})
+        .get("perplexity", {}).get("max_by_teacher", {}),
+        "analysis.teacher_labels": (config.get("analysis") or {}).get("teacher_labels", {}),
+        "analysis.paper_teachers": (config.get("analysis") or {}).get("paper_teachers", {}),
+    }
+    for key, values in per_teacher.items():
+        unknown = sorted(set(values) - set(teachers))
+        if unknown:
+            raise ConfigError(f"{key}: {unknown} are not teachers (teachers: {teachers})")

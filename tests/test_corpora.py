@@ -171,3 +171,14 @@ def test_paper_teacher_from_config_or_model_name():
     assert paper_teacher("x", "a-m-team/AM-Thinking-v1", {}) == "AM-Thinking-v1"
     assert paper_teacher("x", "local", {"x": "Qwen3-235B-A22B"}) == "Qwen3-235B-A22B"
     assert paper_teacher("x", "local", {}) is None
+
+
+def test_per_teacher_settings_must_name_teachers():
+    from distillery.config import ConfigError, check_analysis
+
+    config = {"teachers": [{"name": "a"}], "corpus": {"quality": {"perplexity": {"max_by_teacher": {"a": 3.0}}}},
+              "analysis": {"teacher_labels": {"a": "A"}, "paper_teachers": {}}}
+    check_analysis(config)
+    config["analysis"]["paper_teachers"] = {"r1": "DeepSeek-R1"}
+    with pytest.raises(ConfigError, match=r"analysis.paper_teachers: \['r1'\]"):
+        check_analysis(config)
