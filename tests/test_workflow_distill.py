@@ -10,6 +10,7 @@ from conftest import write_jsonl
 from workflow import copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
+SUMMARY = "results/distill/released/summary.json"
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,9 @@ def done(tmp_path_factory):
     override.write_text(
         "teachers:\n"
         "  - {name: released, backend: dataset, model: am-team-release, max_attempts: 1, system_prompt: null,\n"
-        "     dataset: {paths: [released.jsonl]}}\n")
-    snakemake(workdir, "all", "--configfile", "config.yaml", str(override))
+        "     dataset: {paths: [released.jsonl]}}\n"
+        "distill: {judge: null}\n")  # no model judge: chat/general stay unscorable, no model to load
+    snakemake(workdir, SUMMARY, "--configfile", "config.yaml", str(override))
     return workdir, override, clean
 
 
@@ -51,7 +53,7 @@ def test_every_shard_has_attempts_and_a_report(done):
 
 def test_rerun_has_nothing_to_do_and_forced_rerun_hits_the_cache(done):
     workdir, override, _ = done
-    assert planned_jobs(workdir, "all", extra=("--configfile", "config.yaml", str(override))) == {}
-    snakemake(workdir, "all", "--forcerun", "distill_shard", "--configfile", "config.yaml", str(override))
+    assert planned_jobs(workdir, SUMMARY, extra=("--configfile", "config.yaml", str(override))) == {}
+    snakemake(workdir, SUMMARY, "--forcerun", "distill_shard", "--configfile", "config.yaml", str(override))
     summary = json.loads((workdir / "results/distill/released/summary.json").read_text())
     assert summary["generated"] == 0 and summary["cache_hits"] == summary["attempts"]
