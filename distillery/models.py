@@ -1,10 +1,15 @@
-"""Finding a model and placing it: the config's model names and "auto" settings, resolved once."""
+"""Finding a model and placing it: the config's model names and "auto" settings, resolved once.
+
+torch is imported inside the functions that need it: the Snakefile imports this module (through
+distillery.teachers) when it is parsed, and every cluster job parses it again."""
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 PACKAGE_PREFIX = "package:"
 
@@ -19,9 +24,13 @@ def resolve_model(name: str) -> str:
 
 
 def resolve_device(device: str = "auto") -> str:
+    import torch
+
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 def checkpoint_dtype(dtype: str = "auto") -> str | torch.dtype:
     """``from_pretrained``'s dtype: "auto" keeps the checkpoint's own."""
+    import torch
+
     return "auto" if dtype == "auto" else getattr(torch, dtype)

@@ -56,7 +56,13 @@ def make_backend(teacher: dict):
     if kind == "vllm":
         from distillery.generate.vllm_backend import VLLMBackend
 
-        return VLLMBackend(teacher["model"], **teacher.get("vllm", {}))
+        engine = dict(teacher.get("vllm") or {})
+        if teacher.get("nodes", 1) > 1:  # pipeline parallel across the job's nodes: vLLM joins a Ray cluster
+            from distillery.cluster import start_ray_cluster, teacher_gpus_per_node
+
+            start_ray_cluster(teacher_gpus_per_node(teacher))
+            engine.setdefault("distributed_executor_backend", "ray")
+        return VLLMBackend(teacher["model"], **engine)
     if kind == "dataset":
         from distillery.generate.dataset_backend import DatasetBackend
 

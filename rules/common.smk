@@ -5,7 +5,7 @@ import sys
 
 # Scripts (and jobs under any executor) import the package from this checkout.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
 from distillery.canonical import shard_names
 from distillery.config import check_config
@@ -44,6 +44,14 @@ def built_models(*names):
 def local_models(teacher, distill):
     """Models the workflow builds itself (the converted local model) that a teacher or its judge uses."""
     return built_models(teacher["model"], (distill.get("judge") or {}).get("model", ""))
+
+
+def teacher_resource(key):
+    """One resource of a teacher's distill_shard jobs (GPUs, nodes, task layout), from its config: a rule
+    resource callable. See distillery/cluster.py and profiles/slurm/config.yaml."""
+    from distillery.cluster import teacher_geometry
+
+    return lambda wildcards: teacher_geometry(TEACHERS[wildcards.teacher])[key]
 
 
 def training_corpus(teacher):

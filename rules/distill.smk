@@ -32,6 +32,12 @@ rule distill_shard:
         teacher=alternatives(TEACHERS),
         shard=alternatives(SHARDS),
     threads: 2
+    resources:
+        gpu=teacher_resource("gpu"),
+        nodes=teacher_resource("nodes"),
+        tasks=teacher_resource("tasks"),
+        tasks_per_gpu=teacher_resource("tasks_per_gpu"),
+        mpi=teacher_resource("mpi"),
     log:
         "logs/distill/{teacher}/{shard}.log",
     conda:

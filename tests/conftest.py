@@ -72,3 +72,12 @@ def tiny_llama_config(**kwargs):
     return LlamaConfig(vocab_size=len(TINY_WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                        num_attention_heads=4, num_key_value_heads=2, bos_token_id=2, eos_token_id=3, pad_token_id=0,
                        **kwargs)
+
+
+@pytest.fixture(scope="session")
+def tiny_done(tmp_path_factory):
+    """The cheap complete workflow run of tests/tiny_run.py, made once per session (it takes minutes):
+    read it, or copy it (tiny_run.clone) before changing it."""
+    import tiny_run
+
+    return tiny_run.complete(tmp_path_factory.mktemp("tiny"))

@@ -9,7 +9,9 @@ from conftest import REPO
 
 
 def pins() -> dict[str, str]:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    """Every pin of pyproject.toml: the project's dependencies and the GPU environment's own."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    deps = pyproject["project"]["dependencies"] + pyproject["tool"]["distillery"]["gpu-pins"]
     return dict(re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)$", d).groups() for d in deps)
 
 

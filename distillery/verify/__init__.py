@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from distillery.verify.pool import RULE_VERIFIERS, VerifyPool, load_verifier, verify_one
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
@@ -38,8 +39,9 @@ class Verifier:
     (:class:`~distillery.verify.reward.RewardModelVerifier`, :class:`~distillery.verify.judge.JudgeVerifier`)."""
 
     def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None,
-                 options: dict[str, dict] | None = None):
-        self.reward, self.judge, self.progress = reward, judge, progress
+                 options: dict[str, dict] | None = None, threshold: float | None = None):
+        """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``)."""
+        self.reward, self.judge, self.progress, self.threshold = reward, judge, progress, threshold
         for category, kwargs in (options or {}).items():
             check_options(category, kwargs)
         self.pool = VerifyPool(processes, options=options)
@@ -62,7 +64,8 @@ class Verifier:
             judge = JudgeVerifier(TransformersBackend.load(config["judge"]["model"]),
                                   max_new_tokens=config["judge"].get("max_new_tokens", 256),
                                   few_shot=config["judge"].get("few_shot", False))
-        return cls(processes, reward=reward, judge=judge, progress=progress, options=options)
+        return cls(processes, reward=reward, judge=judge, progress=progress, options=options,
+                   threshold=config.get("threshold"))
 
     def __enter__(self):
         return self
@@ -85,6 +88,8 @@ class Verifier:
         undecided = [i for i, r in enumerate(results) if r.undecided]
         if undecided and self.judge is not None:
             self._rescore(self.judge, undecided, queries, responses, results)
+        if self.threshold is not None:
+            results = [replace(r, passed=r.scorable and r.score >= self.threshold) for r in results]
         return results
 
     @staticmethod

@@ -1,0 +1,92 @@
+"""Rebuild guarantees on a finished run (tests/tiny_run.py): a rerun does nothing; a new verify threshold
+re-verifies from the generation cache and generates nothing; a new teacher runs only its own jobs and the
+aggregates; an edited source file or package module reruns what depends on it and nothing else.
+(One figure's style redrawing only that figure is tested with the analysis rules.)"""
+
+import contextlib
+import json
+import os
+
+import pytest
+
+import tiny_run
+from workflow import planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+QUERY_RULES = {"ingest_source", "dedup_queries", "filter_queries", "benchmark_items", "embed_queries",
+               "embed_benchmarks", "decontaminate_queries", "query_shards", "query_report"}
+
+
+def plan(workdir, *config_files, teachers=tiny_run.TEACHERS):
+    return planned_jobs(workdir, *tiny_run.targets(teachers),
+                        extra=("--configfile", "config.yaml", tiny_run.OVERRIDE, *config_files))
+
+
+@contextlib.contextmanager
+def edited(path, change=lambda text: text + "\n# an edit\n"):
+    """The file changed, then restored with its old content and time (so that the shared run stays
+    up to date for the tests after this one)."""
+    original, stat = path.read_text(), path.stat()
+    path.write_text(change(original))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_second_run_has_nothing_to_do(tiny_done):
+    assert plan(tiny_done) == {}
+
+
+def test_a_new_threshold_reverifies_from_the_cache(tiny_done, tmp_path):
+    workdir = tiny_run.clone(tiny_done, tmp_path / "wf")
+    before = {t: json.loads((workdir / f"results/distill/{t}/summary.json").read_text()) for t in tiny_run.TEACHERS}
+    (workdir / "threshold.yaml").write_text("distill: {threshold: 0.5}\n")
+    jobs = plan(workdir, "threshold.yaml")
+    assert jobs["distill_shard"] == 2 * len(tiny_run.TEACHERS) and not QUERY_RULES & set(jobs)
+    summaries = [f"results/distill/{t}/summary.json" for t in tiny_run.TEACHERS]
+    snakemake(workdir, *summaries, "--configfile", "config.yaml", tiny_run.OVERRIDE, "threshold.yaml")
+    for t in tiny_run.TEACHERS:
+        after = json.loads((workdir / f"results/distill/{t}/summary.json").read_text())
+        assert after["generated"] == 0 and after["cache_hits"] == after["attempts"] == before[t]["attempts"]
+        # the IF answer that follows one of its two instructions (score 0.5) passes now, and only it
+        assert after["accepted"] == before[t]["accepted"] + 1
+        assert after["by_category"]["if"]["accepted"] == before[t]["by_category"]["if"]["accepted"] + 1
+
+
+def test_a_new_teacher_runs_only_its_jobs_and_the_aggregates(tiny_done):
+    teachers = (*tiny_run.TEACHERS, "gamma")
+    (tiny_done / "gamma.yaml").write_text(tiny_run.override(teachers))
+    jobs = plan(tiny_done, "gamma.yaml", teachers=teachers)
+    assert not QUERY_RULES & set(jobs)
+    # gamma's own work, once per shard / per teacher: nothing of alpha's or beta's
+    assert jobs["distill_shard"] == 2 and jobs["distill_summary"] == 1 and jobs["teacher_corpus"] == 1
+    assert jobs["corpus_perplexity"] == len(list((tiny_done / "results/corpora/perplexity/alpha").glob("*.parquet")))
+    # the aggregates over teachers: the parallel corpora (their intersection changed) and what reads them
+    assert jobs["parallel_corpora"] == 1 and jobs["dataset_stats"] == 1 and jobs["fig2_category_distribution"] == 1
+
+
+def test_editing_one_source_file_reruns_only_what_reads_it(tiny_done):
+    with edited(tiny_done / "data/queries/code.jsonl"):
+        jobs = plan(tiny_done)
+    assert jobs["ingest_source"] == 1  # toy_code, not the five other sources
+    assert not {"benchmark_items", "embed_benchmarks"} & set(jobs)
+    assert {"dedup_queries", "embed_queries", "decontaminate_queries", "query_shards"} <= set(jobs)
+    with edited(tiny_done / "data/benchmarks/demo_math.jsonl"):
+        jobs = plan(tiny_done)
+    assert {"benchmark_items", "embed_benchmarks", "decontaminate_queries"} <= set(jobs)
+    assert not {"ingest_source", "dedup_queries", "filter_queries", "embed_queries"} & set(jobs)
+    assert plan(tiny_done) == {}
+
+
+def test_editing_package_code_reruns_only_the_rules_that_run_it(tiny_done):
+    with edited(tiny_done / "distillery/figures/fig4_token_counts.py"):
+        assert plan(tiny_done) == {"fig4_token_counts": 1}
+    with edited(tiny_done / "distillery/export.py"):
+        assert plan(tiny_done) == {"export_corpus": len(tiny_run.TEACHERS)}
+    with edited(tiny_done / "distillery/verify/math.py"):
+        jobs = plan(tiny_done)
+    assert jobs["distill_shard"] == 2 * len(tiny_run.TEACHERS) and not QUERY_RULES & set(jobs)
+    assert plan(tiny_done) == {}

@@ -1,0 +1,99 @@
+"""The cheapest complete run of the workflow, for the rebuild-guarantee and SLURM tests: the toy query
+set, two teachers whose responses were "released" (the dataset backend: no model generates anything;
+written here from the clean queries, some right and some wrong), no LLM judge, and a tiny random model
+and word-level tokenizer for perplexity and token counts. Every stage that exists runs for real."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import write_jsonl
+
+TEACHERS = ("alpha", "beta")
+HALF_RIGHT_IF = 9001  # a toy IF query whose released answer scores 0.5: accepted only below the paper's 0.9
+OVERRIDE = "tiny.yaml"
+
+
+def teacher_entry(name: str, **extra) -> str:
+    fields = {"name": name, "backend": "dataset", "model": f"org/{name}", "max_attempts": 1, "system_prompt": "null",
+              "dataset": f"{{paths: [released-{name}.jsonl]}}", **extra}
+    return "  - {" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}\n"
+
+
+def override(teachers=TEACHERS, extra: str = "", **teacher_extra) -> str:
+    return ("shards: {num_shards: 2}\nteachers:\n" + "".join(teacher_entry(t, **teacher_extra.get(t, {})) for t in teachers)
+            + "distill: {judge: null, verify_processes: 1}\n"
+            + "analysis:\n  tokenizer: tiny\n"
+            + "  perplexity: {model: tiny, dtype: float32, max_tokens: 64, batch_size: 4}\n" + extra)
+
+
+def config_args() -> tuple[str, ...]:
+    return ("--configfile", "config.yaml", OVERRIDE)
+
+
+def targets(teachers=TEACHERS) -> list[str]:
+    """Every artifact of the stages the cheap run covers (query preparation, distillation, corpora and
+    analysis); training and evaluation need a trained model and are left to their own tests."""
+    figures = ["fig2_category_distribution", "fig3_math_token_spans", "fig4_token_counts", "fig5_perplexity",
+               "fig7_attempts", "fig8_cost"]
+    return (["results/queries/report.md", "results/corpora/parallel/report.json", "results/tables/dataset_stats.md"]
+            + [f"results/distill/{t}/summary.json" for t in teachers]
+            + [f"results/export/{t}" for t in teachers]
+            + [f"results/figures/{f}.{k}" for f in figures for k in ("pdf", "png", "csv")])
+
+
+def release(workdir: Path, name: str, right_every: int) -> None:
+    """A teacher's released responses (a-m-team format) to the toy math queries, made from the source file
+    (the dataset backend matches a query by the canonical hash of its turns): every ``right_every``-th
+    answer right, the others wrong; other categories are absent from the release (never accepted)."""
+    samples = []
+    for i, line in enumerate((workdir / "data/queries/math.jsonl").read_text(encoding="utf-8").splitlines()):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(row, dict) or not row.get("problem") or "answer" not in row:
+            continue
+        answer = row["answer"] if i % right_every == 0 else "-1"
+        samples.append(sample(row["problem"], f"\\boxed{{{answer}}}"))
+    for line in (workdir / "data/queries/if.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.startswith("{") else {}
+        if row.get("key") == HALF_RIGHT_IF:  # "no commas" and "at least 80 words": follows one of two
+            samples.append(sample(row["prompt"], "Bamboo keeps water cold and the bottle light."))
+    write_jsonl(workdir / f"released-{name}.jsonl", samples)
+
+
+def sample(prompt: str, answer: str) -> dict:
+    return {"system": "", "conversations": [
+        {"from": "human", "value": prompt},
+        {"from": "assistant", "value": f"<think>Working on it.</think><answer>{answer}</answer>"}]}
+
+
+def prepare(workdir: Path, teachers=TEACHERS, extra: str = "", **teacher_extra) -> Path:
+    """The releases, the tiny model and the config override: what the cheap run needs beside the workflow."""
+    from analysis_fixture import save_tiny_model
+
+    for k, name in enumerate(("alpha", "beta", "gamma")):
+        release(workdir, name, right_every=k + 1)
+    save_tiny_model(workdir / "tiny")
+    (workdir / OVERRIDE).write_text(override(teachers, extra, **teacher_extra))
+    return workdir
+
+
+def complete(workdir: Path) -> Path:
+    """A copy of the workflow with the cheap run done: every target of :func:`targets`."""
+    from workflow import copy_workflow, snakemake
+
+    prepare(copy_workflow(workdir))
+    snakemake(workdir, *targets(), *config_args())
+    return workdir
+
+
+def clone(done: Path, dest: Path) -> Path:
+    """A copy of a finished run, Snakemake's metadata and file times included, to change without
+    touching the shared one."""
+    import shutil
+
+    shutil.copytree(done, dest, symlinks=True, dirs_exist_ok=True)
+    return dest
