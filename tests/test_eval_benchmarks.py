@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, shared_file, write_jsonl
 from distillery.evaluate.benchmarks import LCB_WITH_STARTER, LCB_WITHOUT_STARTER, decode_tests, load_problems
 from distillery.evaluate.generate import Sampling, sample_seed, shard_pairs
-from distillery.evaluate.models import evaluated_models, weights_fingerprint, workflow_inputs
+from distillery.evaluate.models import evaluated_models, paper_models, weights_fingerprint, workflow_inputs
 from distillery.generate.prompting import MATH_SUFFIX, SYSTEM_PROMPT, build_messages
 from distillery.sources import SourceError
 
@@ -105,6 +105,11 @@ def test_students_extra_models_and_teachers_as_models():
     assert workflow_inputs(models["am"]) == ["results/train/am/model"]
     assert workflow_inputs(models["base"]) == ["results/models/gemma3-270m"]
     assert workflow_inputs(models["r1-itself"]) == []
+    # students and teachers go with their teacher's paper counterpart (by model name, or as configured)
+    config["analysis"] = {"paper_teachers": {"am": "AM-Thinking-v1"}}
+    assert paper_models(config, models) == {"r1": "DeepSeek-R1", "am": "AM-Thinking-v1", "r1-itself": "DeepSeek-R1"}
+    config["evaluate"]["paper_models"] = {"base": "Qwen3-235B-A22B"}
+    assert paper_models(config, models)["base"] == "Qwen3-235B-A22B"
     config["evaluate"]["students"] = ["am"]
     assert list(evaluated_models(config)) == ["am", "base", "r1-itself"]
 

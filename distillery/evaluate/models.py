@@ -33,15 +33,33 @@ def evaluated_models(config: dict) -> dict[str, dict]:
     models = {}
     for name in known if students is None else students:
         models[name] = {**base, "name": name, "model": ev.get("student_model", "results/train/{teacher}/model").format(
-            teacher=name), "role": "student"}
+            teacher=name), "role": "student", "teacher": name}
     for extra in ev.get("extra_models", []):
         if extra.get("teacher"):
-            entry = {**base, **known[extra["teacher"]], **{k: v for k, v in extra.items() if k != "teacher"},
-                     "role": "teacher"}
+            entry = {**base, **known[extra["teacher"]], **extra, "role": "teacher"}
         else:
             entry = {**base, **extra, "role": "extra"}
         models[extra["name"]] = entry
     return models
+
+
+def paper_models(config: dict, models: dict[str, dict]) -> dict[str, str]:
+    """Which of the paper's students each evaluated model is compared with in the tables:
+    ``evaluate.paper_models`` first; else a student (or a teacher evaluated itself) goes with its teacher,
+    matched to the paper's as the analysis matches it (``analysis.paper_teachers``, else the teacher's
+    model name, e.g. deepseek-ai/DeepSeek-R1). Models matched to none have no paper column."""
+    from distillery.dataset_stats import paper_teacher
+
+    explicit = config["evaluate"].get("paper_models", {})
+    teachers = {t["name"]: t for t in config.get("teachers", [])}
+    mapping = (config.get("analysis") or {}).get("paper_teachers", {})
+    matched = {}
+    for name, entry in models.items():
+        teacher = teachers.get(entry.get("teacher"))
+        paper = explicit.get(name) or (paper_teacher(teacher["name"], teacher["model"], mapping) if teacher else None)
+        if paper:
+            matched[name] = paper
+    return matched
 
 
 def workflow_inputs(entry: dict) -> list[str]:

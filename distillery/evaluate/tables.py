@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 # a-m-team (2025), arXiv 2505.14464: students (Qwen2.5-32B) distilled from each teacher.
 PAPER_BENCHMARKS = ("AIME2024", "AIME2025", "MATH500", "LiveCodeBench")
-PAPER_MODELS = ("AM-Thinking-v1", "Qwen3-235B-A22B", "DeepSeek-R1")
 PAPER_TABLE1 = {  # pass@1, %
     "AM-Thinking-v1": dict(zip(PAPER_BENCHMARKS, (84.3, 72.2, 98.4, 65.9))),
     "Qwen3-235B-A22B": dict(zip(PAPER_BENCHMARKS, (79.4, 62.2, 93.9, 59.6))),
