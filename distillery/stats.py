@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from distillery.corpus import first_accepted
 from distillery.schema import CORPUS, CORPUS_REJECT, SAMPLE_STATS
-from distillery.tokens import count_tokens, count_tokens_with_spans
+from distillery.tokens import CHUNK, count_tokens, count_tokens_with_spans
 
 
 def turns_text(messages: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -39,6 +39,21 @@ def segment_spans(responses: list[str | None], thinks: list[str | None], answers
     return think_spans, answer_spans
 
 
+def token_counts(rows: pa.Table, tokenizer, chunk: int = CHUNK) -> dict[str, pa.Array]:
+    """Student tokens of each row's response, think and answer segments and prompt, a chunk of rows at
+    a time (only one chunk's texts exist as Python strings at once)."""
+    parts: dict[str, list[pa.Array]] = {f"{k}_tokens": [] for k in ("response", "think", "answer", "prompt")}
+    for start in range(0, rows.num_rows, chunk):
+        batch = rows.slice(start, chunk)
+        responses = batch["response"].to_pylist()
+        spans = segment_spans(responses, batch["think"].to_pylist(), batch["answer"].to_pylist())
+        total, (think, answer) = count_tokens_with_spans(tokenizer, responses, list(spans), chunk)
+        prompt = count_tokens(tokenizer, turns_text(batch["messages"]).to_pylist(), chunk)
+        for key, array in zip(parts, (total, think, answer, prompt)):
+            parts[key].append(array)
+    return {k: pa.concat_arrays(v) if v else pa.array([], pa.int64()) for k, v in parts.items()}
+
+
 def sample_stats(teacher: str, queries: pa.Table, attempts: pa.Table, corpus: pa.Table, rejects: pa.Table,
                  parallel: set[str] | pa.Array, tokenizer) -> pa.Table:
     """SAMPLE_STATS rows for every query of ``queries`` (the shards the teacher was given)."""
@@ -55,11 +70,7 @@ def sample_stats(teacher: str, queries: pa.Table, attempts: pa.Table, corpus: pa
                              rejects.cast(CORPUS_REJECT).drop_columns(["detail"])])
     counts = {"qid": done["qid"], "qa_reason": done["reason"], "ppl": done["ppl"],
               "kept": pc.is_null(done["reason"])}
-    responses = done["response"].to_pylist()
-    think, answer = segment_spans(responses, done["think"].to_pylist(), done["answer"].to_pylist())
-    counts["response_tokens"], (counts["think_tokens"], counts["answer_tokens"]) = count_tokens_with_spans(
-        tokenizer, responses, [think, answer])
-    counts["prompt_tokens"] = count_tokens(tokenizer, turns_text(done["messages"]).to_pylist())
+    counts.update(token_counts(done, tokenizer))
     frame = frame.join(pa.table(counts).to_pandas().set_index("qid"))
 
     in_parallel = set(parallel.to_pylist() if isinstance(parallel, pa.Array) else parallel)
