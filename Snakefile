@@ -16,6 +16,7 @@ include: "rules/queries.smk"
 include: "rules/distill.smk"
 include: "rules/corpora.smk"
 include: "rules/analysis.smk"
+include: "rules/train.smk"
 include: "rules/evaluate.smk"
 
 
@@ -27,5 +28,6 @@ rule all:
         expand("results/distill/{teacher}/summary.json", teacher=TEACHERS),
         CORPORA_TARGETS,
         ANALYSIS_TARGETS,
+        TRAIN_TARGETS,
         rules.table1_accuracy.output,
         rules.table2_generation_length.output,

@@ -28,6 +28,7 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"decontaminate.benchmarks: {unknown} not defined under benchmarks "
                           f"(defined: {sorted(config['benchmarks'])})")
     check_evaluate(config)
+    check_train(config)
     check_analysis(config)
 
 
@@ -68,6 +69,17 @@ def check_evaluate(config: dict) -> None:
     unknown = sorted(set(evaluate.get("paper_models", {})) - set(names))
     if unknown:
         raise ConfigError(f"evaluate.paper_models: {unknown} are not evaluated models ({sorted(names)})")
+
+
+def check_train(config: dict) -> None:
+    """The ``train`` section: a global batch the declared GPUs can keep exact, a launcher that fits them,
+    a DeepSpeed config that exists (``distillery.train.config.check_train_section``)."""
+    from distillery.train.config import TrainConfigError, check_train_section
+
+    try:
+        check_train_section(config.get("train") or {})
+    except TrainConfigError as e:
+        raise ConfigError(str(e)) from None
 
 
 def check_analysis(config: dict) -> None:

@@ -55,3 +55,30 @@ def write_corpus(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=CORPUS_SCHEMA), path)
     return path
+
+
+def train_section(**overrides) -> dict:
+    """The schema's train defaults (what Snakemake fills in), then ``overrides``: a CPU run of the tiny
+    student in fp32 (bf16 autocast would make the loss comparisons coarse)."""
+    import yaml
+
+    from conftest import REPO
+
+    schema = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
+    train = {k: v.get("default") for k, v in schema["properties"]["train"]["properties"].items()}
+    train.update(max_seq_len=128, global_batch=2, learning_rate=1e-3, bf16=False, save_dtype="float32",
+                 gradient_checkpointing=False, attn_implementation="sdpa", threads=2)
+    train.update(overrides)
+    return train
+
+
+def run_paths(folder: Path) -> dict:
+    return dict(model_dir=str(folder / "model"), log_history=str(folder / "log_history.jsonl"),
+                report=str(folder / "train_report.json"), checkpoints=str(folder / "checkpoints"))
+
+
+def read_log(path) -> list[dict]:
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -50,6 +50,16 @@ def write_spec(*, teacher: str, corpus: str, base_model: str, model_dir: str, lo
     return path
 
 
+def slurm_resources(train: dict) -> dict:
+    """The train rule's resources: the job geometry of ``distillery.cluster`` (one node: the launcher runs
+    in Snakemake's job step with every GPU; several: one task per node and no srun around the job, so
+    that :func:`launch_command` can srun one launcher per node), memory per node and the time limit."""
+    from distillery.cluster import job_geometry
+
+    return {**job_geometry(train["gpus_per_node"], train["nodes"]), "mem_mb": train["mem_mb"],
+            "runtime": train["runtime"]}
+
+
 def first_node() -> str:
     """Host name of the allocation's first node: the rendezvous point across nodes."""
     nodelist = os.environ["SLURM_JOB_NODELIST"]

@@ -78,8 +78,8 @@ def sft_config(spec: dict, plan):
         optim=train["optimizer"],
         bf16=train["bf16"],
         fp16=False,
-        gradient_checkpointing=train["gradient_checkpointing"],
-        gradient_checkpointing_kwargs={"use_reentrant": False} if train["gradient_checkpointing"] else None,
+        activation_checkpointing=train["gradient_checkpointing"],  # transformers 5's name for it
+        activation_checkpointing_kwargs={"use_reentrant": False} if train["gradient_checkpointing"] else None,
         deepspeed=train["deepspeed"],
         packing=train["packing"],
         packing_strategy="bfd",  # best fit: no sample is cut (over-long ones were dropped before)
@@ -207,6 +207,7 @@ def save_final(trainer, out_dir: Path, dtype: str) -> None:
             model = model.merge_and_unload()
         model.to(getattr(torch, dtype)).save_pretrained(str(tmp))
     if main:
+        (tmp / "training_args.bin").unlink(missing_ok=True)  # Trainer.save_model's; not part of a model folder
         trainer.processing_class.save_pretrained(str(tmp))
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -265,6 +266,8 @@ def run(spec: dict) -> int:
             "train_runtime_s": result.metrics.get("train_runtime"),
             "wall_s": round(time.monotonic() - started, 1),
             "final_loss": next((e["loss"] for e in reversed(history) if "loss" in e), None),
+            "peak_gpu_memory_gib": (round(torch.cuda.max_memory_allocated() / 2**30, 2)
+                                    if torch.cuda.is_available() else None),
             "versions": _versions(),
         }, spec["report"])
     return 0
