@@ -11,7 +11,7 @@ from distillery.figures.style import analysed, color, figure, label
 
 def span_label(lo: int, hi: int | None, width: int) -> str:
     def k(n: int) -> str:
-        return f"{n // 1024}k" if width % 1024 == 0 else f"{n:,}"
+        return f"{n // 1024}k" if width % 1024 == 0 and n else f"{n:,}"
 
     return f"{k(lo)}+" if hi is None else f"{k(lo)}–{k(hi)}"
 
@@ -52,6 +52,7 @@ def draw(table: pd.DataFrame, teachers: list[str], style: dict):
     ax.set_ylabel("Share of maths samples (%)")
     ax.yaxis.grid(True, linewidth=0.4, color="#DDDDDD")
     ax.set_axisbelow(True)
+    ax.margins(y=0.05)
     if teachers:
-        ax.legend(loc="upper right")
+        fig.legend(loc="outside right upper")
     return fig
