@@ -35,8 +35,8 @@ def table(stats: pd.DataFrame, teachers: list[str], style: dict) -> tuple[pd.Dat
 
 
 def draw(table: pd.DataFrame, teachers: list[str], style: dict):
-    fig = figure(style)
     columns = max(len(teachers), 1)
+    fig = figure({**style, "width": style.get("width") or 0.8 + 2.2 * columns})  # auto: a donut's worth per teacher
     axes = fig.subplots(2, columns, squeeze=False)
     shown = [c for c in table["category"].unique() if table.loc[table["category"] == c, "samples"].sum() > 0]
     for col, teacher in enumerate(teachers or [None]):
