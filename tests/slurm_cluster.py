@@ -25,7 +25,7 @@ def missing() -> str | None:
     """Why a cluster cannot start here, or None."""
     if os.geteuid() != 0:
         return "slurmd and munged need root to run jobs and to make the fake GPU devices"
-    absent = [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol")
+    absent = [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol")
               if not shutil.which(b, path=os.environ.get("PATH", "") + ":/usr/sbin")]
     if absent:
         return f"{', '.join(absent)} not installed (make env installs Debian's slurm-wlm and munge)"
@@ -49,9 +49,12 @@ class Cluster:
 
     @property
     def env(self) -> dict:
-        """The environment a client (sbatch, squeue, Snakemake) needs to reach this cluster."""
+        """The environment a client (sbatch, squeue, Snakemake) needs to reach this cluster: SLURM_CONF, and
+        first on PATH an srun that sets it again (Snakemake's jobstep plugin drops every SLURM_* variable
+        but the job's identity before it runs the job under srun, and this cluster's slurm.conf is not
+        at the default path)."""
         return {**os.environ, "SLURM_CONF": str(self.root / "slurm.conf"),
-                "PATH": os.environ.get("PATH", "") + ":/usr/sbin"}
+                "PATH": os.pathsep.join([str(self.root / "bin"), os.environ.get("PATH", ""), "/usr/sbin"])}
 
     def start(self, timeout: float = 60) -> "Cluster":
         (self.root / "state").mkdir(parents=True, exist_ok=True)
@@ -105,6 +108,10 @@ NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory
 PartitionName=cpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 PartitionName=gpu Nodes={self.node} MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 """)
+        (self.root / "bin").mkdir(exist_ok=True)
+        srun = self.root / "bin/srun"
+        srun.write_text(f"#!/bin/sh\nSLURM_CONF={self.root}/slurm.conf exec {shutil.which('srun')} \"$@\"\n")
+        srun.chmod(0o755)
         (self.root / "gres.conf").write_text(
             "AutoDetect=off\n" + "".join(f"NodeName={self.node} Name=gpu File={d}\n" for d in devices))
         env = self.env
