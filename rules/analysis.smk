@@ -8,19 +8,19 @@ FIGURES_ON_CORPUS = ["fig2_category_distribution", "fig3_math_token_spans", "fig
 FIGURES = FIGURES_ON_CORPUS + ["fig7_attempts", "fig8_cost"]
 
 
-def student_tokenizer():
-    """The student's tokenizer counts tokens: analysis.tokenizer, else the training base model."""
-    return ANALYSIS["tokenizer"] or config.get("train", {}).get("base_model", "results/models/gemma3-270m")
-
-
-def figure_settings(name):
-    """One figure's params: the shared style, its own section, the teacher labels (and the corpus the
-    paper's figures describe)."""
-    figures = ANALYSIS["figures"]
-    settings = {**figures["style"], **figures[name], "teacher_labels": ANALYSIS["teacher_labels"]}
-    if name in FIGURES_ON_CORPUS:
-        settings["corpus"] = ANALYSIS["corpus"]
-    return settings
+# The student's tokenizer counts tokens: analysis.tokenizer, else the training base model.
+STUDENT_TOKENIZER = ANALYSIS["tokenizer"] or config.get("train", {}).get("base_model", "results/models/gemma3-270m")
+# One figure's params: the shared style, its own section, the teacher labels (and for the paper's
+# figures the corpus they describe): nothing another figure reads.
+FIGURE_SETTINGS = {
+    name: {
+        **ANALYSIS["figures"]["style"],
+        **ANALYSIS["figures"][name],
+        "teacher_labels": ANALYSIS["teacher_labels"],
+        **({"corpus": ANALYSIS["corpus"]} if name in FIGURES_ON_CORPUS else {}),
+    }
+    for name in FIGURES
+}
 
 
 STATS = expand("results/stats/{teacher}.parquet", teacher=TEACHERS)
@@ -36,24 +36,24 @@ ANALYSIS_TARGETS = (  # nothing to analyse without teachers
 rule sample_stats:
     input:
         queries=expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=SHARDS),
-        attempts=lambda w: list(distill_shards(w.teacher).values()),
+        attempts=lambda w: ATTEMPT_INPUTS[w.teacher],
         corpus="results/corpora/{teacher}.parquet",
         rejects="results/corpora/{teacher}.rejects.parquet",
         parallel="results/corpora/parallel/{teacher}.parquet",
-        models=built_models(student_tokenizer()),
+        models=built_models(STUDENT_TOKENIZER),
     output:
         "results/stats/{teacher}.parquet",
-    params:
-        attempts=lambda w: all_distill_shards(w.teacher),
-        tokenizer=student_tokenizer(),
-        code=code_fingerprint("sample_stats"),
-    wildcard_constraints:
-        teacher=alternatives(TEACHERS),
-    threads: 2
     log:
         "logs/stats/{teacher}.log",
+    wildcard_constraints:
+        teacher=alternatives(TEACHERS),
     conda:
         "../envs/cpu.yaml"
+    threads: 2
+    params:
+        attempts=lambda w: ATTEMPT_FILES[w.teacher],
+        tokenizer=lambda w, input: input.models[0] if input.models else STUDENT_TOKENIZER,
+        code=code_fingerprint("sample_stats"),
     script:
         "../scripts/sample_stats.py"
 
@@ -65,14 +65,14 @@ rule fig2_category_distribution:
         pdf="results/figures/fig2_category_distribution.pdf",
         png="results/figures/fig2_category_distribution.png",
         csv="results/figures/fig2_category_distribution.csv",
-    params:
-        teachers=list(TEACHERS),
-        style=figure_settings("fig2_category_distribution"),
-        code=code_fingerprint("fig2_category_distribution"),
     log:
         "logs/figures/fig2_category_distribution.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        style=FIGURE_SETTINGS["fig2_category_distribution"],
+        code=code_fingerprint("fig2_category_distribution"),
     script:
         "../scripts/fig2_category_distribution.py"
 
@@ -84,14 +84,14 @@ rule fig3_math_token_spans:
         pdf="results/figures/fig3_math_token_spans.pdf",
         png="results/figures/fig3_math_token_spans.png",
         csv="results/figures/fig3_math_token_spans.csv",
-    params:
-        teachers=list(TEACHERS),
-        style=figure_settings("fig3_math_token_spans"),
-        code=code_fingerprint("fig3_math_token_spans"),
     log:
         "logs/figures/fig3_math_token_spans.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        style=FIGURE_SETTINGS["fig3_math_token_spans"],
+        code=code_fingerprint("fig3_math_token_spans"),
     script:
         "../scripts/fig3_math_token_spans.py"
 
@@ -103,14 +103,14 @@ rule fig4_token_counts:
         pdf="results/figures/fig4_token_counts.pdf",
         png="results/figures/fig4_token_counts.png",
         csv="results/figures/fig4_token_counts.csv",
-    params:
-        teachers=list(TEACHERS),
-        style=figure_settings("fig4_token_counts"),
-        code=code_fingerprint("fig4_token_counts"),
     log:
         "logs/figures/fig4_token_counts.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        style=FIGURE_SETTINGS["fig4_token_counts"],
+        code=code_fingerprint("fig4_token_counts"),
     script:
         "../scripts/fig4_token_counts.py"
 
@@ -122,14 +122,14 @@ rule fig5_perplexity:
         pdf="results/figures/fig5_perplexity.pdf",
         png="results/figures/fig5_perplexity.png",
         csv="results/figures/fig5_perplexity.csv",
-    params:
-        teachers=list(TEACHERS),
-        style=figure_settings("fig5_perplexity"),
-        code=code_fingerprint("fig5_perplexity"),
     log:
         "logs/figures/fig5_perplexity.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        style=FIGURE_SETTINGS["fig5_perplexity"],
+        code=code_fingerprint("fig5_perplexity"),
     script:
         "../scripts/fig5_perplexity.py"
 
@@ -141,14 +141,14 @@ rule fig7_attempts:
         pdf="results/figures/fig7_attempts.pdf",
         png="results/figures/fig7_attempts.png",
         csv="results/figures/fig7_attempts.csv",
-    params:
-        teachers=list(TEACHERS),
-        style=figure_settings("fig7_attempts"),
-        code=code_fingerprint("fig7_attempts"),
     log:
         "logs/figures/fig7_attempts.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        style=FIGURE_SETTINGS["fig7_attempts"],
+        code=code_fingerprint("fig7_attempts"),
     script:
         "../scripts/fig7_attempts.py"
 
@@ -160,14 +160,14 @@ rule fig8_cost:
         pdf="results/figures/fig8_cost.pdf",
         png="results/figures/fig8_cost.png",
         csv="results/figures/fig8_cost.csv",
-    params:
-        teachers=list(TEACHERS),
-        style=figure_settings("fig8_cost"),
-        code=code_fingerprint("fig8_cost"),
     log:
         "logs/figures/fig8_cost.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        style=FIGURE_SETTINGS["fig8_cost"],
+        code=code_fingerprint("fig8_cost"),
     script:
         "../scripts/fig8_cost.py"
 
@@ -178,18 +178,18 @@ rule dataset_stats:
     output:
         md="results/tables/dataset_stats.md",
         csv="results/tables/dataset_stats.csv",
+    log:
+        "logs/tables/dataset_stats.log",
+    conda:
+        "../envs/cpu.yaml"
     params:
         teachers={name: teacher["model"] for name, teacher in TEACHERS.items()},
         paper_teachers=ANALYSIS["paper_teachers"],
         context={
             "corpus": ANALYSIS["corpus"],
-            "tokenizer": student_tokenizer(),
+            "tokenizer": STUDENT_TOKENIZER,
             "perplexity_model": PPL_CONFIG["model"],
         },
         code=code_fingerprint("dataset_stats"),
-    log:
-        "logs/tables/dataset_stats.log",
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../scripts/dataset_stats.py"

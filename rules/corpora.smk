@@ -5,31 +5,23 @@ from distillery.corpus import quality_settings
 CORPUS_CONFIG = config["corpus"]
 PPL_CONFIG = config["analysis"]["perplexity"]
 PPL_PARTS = shard_names(PPL_CONFIG["jobs"])
-
-
-def distill_shards(teacher):
-    """shard -> attempts file of a teacher: every shard, so that distillation runs first; with
-    ``corpus.partial`` only those that exist (a corpus of what distillation has produced so far)."""
-    paths = {s: f"results/distill/{teacher}/{s}.parquet" for s in SHARDS}
-    if CORPUS_CONFIG["partial"]:
-        paths = {s: p for s, p in paths.items() if os.path.exists(p)}
-    return paths
-
-
-def all_distill_shards(teacher):
-    """Every shard's attempts file, present or not: the script reports the missing ones."""
-    return {s: f"results/distill/{teacher}/{s}.parquet" for s in SHARDS}
-
-
-def part_shards(part):
-    """The shards one perplexity job scores (``analysis.perplexity.jobs`` jobs per teacher)."""
-    return SHARDS[PPL_PARTS.index(part) :: len(PPL_PARTS)]
-
-
-def perplexity_parts(teacher):
-    if not PPL_CONFIG["model"]:
-        return []
-    return expand("results/corpora/perplexity/{teacher}/{part}.parquet", teacher=teacher, part=PPL_PARTS)
+# Each teacher's attempts file per shard. The scripts get them all and report the missing ones; a rule's
+# inputs are every one (so that distillation runs first) or, with corpus.partial, those that exist so far.
+ATTEMPT_FILES = {t: {s: f"results/distill/{t}/{s}.parquet" for s in SHARDS} for t in TEACHERS}
+ATTEMPT_INPUTS = {
+    t: [p for p in files.values() if not CORPUS_CONFIG["partial"] or os.path.exists(p)]
+    for t, files in ATTEMPT_FILES.items()
+}
+# The shards each perplexity job scores (analysis.perplexity.jobs jobs per teacher).
+PART_SHARDS = {part: SHARDS[i :: len(PPL_PARTS)] for i, part in enumerate(PPL_PARTS)}
+PERPLEXITY_FILES = {
+    t: (
+        expand("results/corpora/perplexity/{teacher}/{part}.parquet", teacher=t, part=PPL_PARTS)
+        if PPL_CONFIG["model"]
+        else []
+    )
+    for t in TEACHERS
+}
 
 
 CORPORA_TARGETS = (
@@ -41,49 +33,53 @@ CORPORA_TARGETS = (
 
 rule corpus_perplexity:
     input:
-        attempts=lambda w: [p for s, p in distill_shards(w.teacher).items() if s in part_shards(w.part)],
-        queries=lambda w: expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=part_shards(w.part)),
+        attempts=lambda w: [
+            ATTEMPT_FILES[w.teacher][s]
+            for s in PART_SHARDS[w.part]
+            if ATTEMPT_FILES[w.teacher][s] in ATTEMPT_INPUTS[w.teacher]
+        ],
+        queries=lambda w: expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=PART_SHARDS[w.part]),
         models=built_models(PPL_CONFIG["model"] or ""),
     output:
         "results/corpora/perplexity/{teacher}/{part}.parquet",
-    params:
-        attempts=lambda w: {s: p for s, p in all_distill_shards(w.teacher).items() if s in part_shards(w.part)},
-        settings={k: v for k, v in PPL_CONFIG.items() if k not in ("jobs", "gpus")},
-        code=code_fingerprint("corpus_perplexity"),
+    log:
+        "logs/corpora/perplexity/{teacher}/{part}.log",
     wildcard_constraints:
         teacher=alternatives(TEACHERS),
         part=alternatives(PPL_PARTS),
+    conda:
+        "../envs/cpu.yaml"
     threads: 2
     resources:
         mem_mb=6000,
         gpu=PPL_CONFIG["gpus"],
-    log:
-        "logs/corpora/perplexity/{teacher}/{part}.log",
-    conda:
-        "../envs/cpu.yaml"
+    params:
+        attempts=lambda w: {s: ATTEMPT_FILES[w.teacher][s] for s in PART_SHARDS[w.part]},
+        settings={k: v for k, v in PPL_CONFIG.items() if k not in ("jobs", "gpus")},
+        code=code_fingerprint("corpus_perplexity"),
     script:
         "../scripts/corpus_perplexity.py"
 
 
 rule teacher_corpus:
     input:
-        attempts=lambda w: list(distill_shards(w.teacher).values()),
+        attempts=lambda w: ATTEMPT_INPUTS[w.teacher],
         queries=expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=SHARDS),
-        perplexity=lambda w: perplexity_parts(w.teacher),
+        perplexity=lambda w: PERPLEXITY_FILES[w.teacher],
     output:
         queries="results/corpora/{teacher}.parquet",
         rejects="results/corpora/{teacher}.rejects.parquet",
         report="results/corpora/{teacher}.report.json",
-    params:
-        attempts=lambda w: all_distill_shards(w.teacher),
-        quality=lambda w: quality_settings(CORPUS_CONFIG["quality"], w.teacher),
-        code=code_fingerprint("build_corpus"),
-    wildcard_constraints:
-        teacher=alternatives(TEACHERS),
     log:
         "logs/corpora/{teacher}.log",
+    wildcard_constraints:
+        teacher=alternatives(TEACHERS),
     conda:
         "../envs/cpu.yaml"
+    params:
+        attempts=lambda w: ATTEMPT_FILES[w.teacher],
+        quality=lambda w: quality_settings(CORPUS_CONFIG["quality"], w.teacher),
+        code=code_fingerprint("build_corpus"),
     script:
         "../scripts/build_corpus.py"
 
@@ -94,13 +90,13 @@ rule parallel_corpora:
     output:
         corpora=expand("results/corpora/parallel/{teacher}.parquet", teacher=TEACHERS),
         report="results/corpora/parallel/report.json",
-    params:
-        teachers=list(TEACHERS),
-        code=code_fingerprint("parallel_corpora"),
     log:
         "logs/corpora/parallel.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        teachers=list(TEACHERS),
+        code=code_fingerprint("parallel_corpora"),
     script:
         "../scripts/parallel_corpora.py"
 
@@ -111,16 +107,16 @@ rule export_corpus:
         report="results/corpora/{teacher}.report.json",
     output:
         directory("results/export/{teacher}"),
+    log:
+        "logs/corpora/export/{teacher}.log",
+    wildcard_constraints:
+        teacher=alternatives(TEACHERS),
+    conda:
+        "../envs/cpu.yaml"
     params:
         teacher=lambda w: {k: TEACHERS[w.teacher].get(k) for k in ("name", "model", "system_prompt")},
         settings=CORPUS_CONFIG["export"],
         mode=CORPUS_CONFIG["mode"],
         code=code_fingerprint("export_corpus"),
-    wildcard_constraints:
-        teacher=alternatives(TEACHERS),
-    log:
-        "logs/corpora/export/{teacher}.log",
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../scripts/export_corpus.py"
