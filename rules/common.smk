@@ -54,6 +54,12 @@ def teacher_resource(key):
     return lambda wildcards: teacher_geometry(TEACHERS[wildcards.teacher])[key]
 
 
+def generation_env(backend):
+    """The conda environment (--sdm conda) of a job that generates with ``backend``: vLLM's own, torch on GPUs
+    for the transformers backend, the CPU one for an endpoint or a released dataset."""
+    return {"vllm": "../envs/vllm.yaml", "transformers": "../envs/gpu.yaml"}.get(backend, "../envs/cpu.yaml")
+
+
 def training_corpus(teacher):
     """The corpus a student of ``teacher`` (a name, or wildcards with .teacher) trains on: the parallel
     corpus (queries every teacher answered, the paper's setting) or, with ``corpus.mode: union``, all of

@@ -48,7 +48,7 @@ rule corpus_perplexity:
         teacher=alternatives(TEACHERS),
         part=alternatives(PPL_PARTS),
     conda:
-        "../envs/cpu.yaml"
+        "../envs/gpu.yaml"
     threads: 2
     resources:
         mem_mb=6000,

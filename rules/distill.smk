@@ -41,7 +41,7 @@ rule distill_shard:
     log:
         "logs/distill/{teacher}/{shard}.log",
     conda:
-        "../envs/cpu.yaml"
+        lambda w: generation_env(TEACHERS[w.teacher]["backend"])
     script:
         "../scripts/distill_shard.py"
 

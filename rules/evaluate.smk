@@ -45,7 +45,7 @@ rule eval_generate:
         benchmark=alternatives(EVAL_BENCHMARKS),
         shard=r"\d+-of-\d+",
     conda:
-        "../envs/cpu.yaml"
+        lambda w: generation_env(EVAL_MODELS[w.model].get("backend", "transformers"))
     threads: 2
     resources:
         gpu=EVAL["gpus"],

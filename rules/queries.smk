@@ -88,7 +88,7 @@ rule embed_queries:
     log:
         "logs/queries/embed_queries.log",
     conda:
-        "../envs/cpu.yaml"
+        "../envs/gpu.yaml"
     script:
         "../scripts/embed.py"
 
