@@ -63,7 +63,11 @@ rule fig2_category_distribution:
         STATS,
     output:
         pdf="results/figures/fig2_category_distribution.pdf",
-        png="results/figures/fig2_category_distribution.png",
+        png=report(
+            "results/figures/fig2_category_distribution.png",
+            caption="../report/fig2_category_distribution.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig2_category_distribution.csv",
     log:
         "logs/figures/fig2_category_distribution.log",
@@ -82,7 +86,11 @@ rule fig3_math_token_spans:
         STATS,
     output:
         pdf="results/figures/fig3_math_token_spans.pdf",
-        png="results/figures/fig3_math_token_spans.png",
+        png=report(
+            "results/figures/fig3_math_token_spans.png",
+            caption="../report/fig3_math_token_spans.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig3_math_token_spans.csv",
     log:
         "logs/figures/fig3_math_token_spans.log",
@@ -101,7 +109,11 @@ rule fig4_token_counts:
         STATS,
     output:
         pdf="results/figures/fig4_token_counts.pdf",
-        png="results/figures/fig4_token_counts.png",
+        png=report(
+            "results/figures/fig4_token_counts.png",
+            caption="../report/fig4_token_counts.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig4_token_counts.csv",
     log:
         "logs/figures/fig4_token_counts.log",
@@ -120,7 +132,11 @@ rule fig5_perplexity:
         STATS,
     output:
         pdf="results/figures/fig5_perplexity.pdf",
-        png="results/figures/fig5_perplexity.png",
+        png=report(
+            "results/figures/fig5_perplexity.png",
+            caption="../report/fig5_perplexity.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig5_perplexity.csv",
     log:
         "logs/figures/fig5_perplexity.log",
@@ -139,7 +155,11 @@ rule fig7_attempts:
         STATS,
     output:
         pdf="results/figures/fig7_attempts.pdf",
-        png="results/figures/fig7_attempts.png",
+        png=report(
+            "results/figures/fig7_attempts.png",
+            caption="../report/fig7_attempts.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig7_attempts.csv",
     log:
         "logs/figures/fig7_attempts.log",
@@ -158,7 +178,11 @@ rule fig8_cost:
         STATS,
     output:
         pdf="results/figures/fig8_cost.pdf",
-        png="results/figures/fig8_cost.png",
+        png=report(
+            "results/figures/fig8_cost.png",
+            caption="../report/fig8_cost.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig8_cost.csv",
     log:
         "logs/figures/fig8_cost.log",
@@ -177,7 +201,11 @@ rule dataset_stats:
         STATS,
     output:
         md="results/tables/dataset_stats.md",
-        csv="results/tables/dataset_stats.csv",
+        csv=report(
+            "results/tables/dataset_stats.csv",
+            caption="../report/dataset_stats.rst",
+            category="Tables",
+        ),
     log:
         "logs/tables/dataset_stats.log",
     conda:

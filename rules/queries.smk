@@ -150,7 +150,11 @@ rule query_report:
         shards=rules.query_shards.output.report,
     output:
         json=f"{QUERIES}/report.json",
-        markdown=f"{QUERIES}/report.md",
+        markdown=report(
+            f"{QUERIES}/report.md",
+            caption="../report/query_report.rst",
+            category="Tables",
+        ),
     params:
         code=code_fingerprint("query_report"),
     log:

@@ -36,7 +36,11 @@ rule fig6_loss_curves:
         expand("results/train/{teacher}/log_history.jsonl", teacher=TEACHERS),
     output:
         pdf="results/figures/fig6_loss_curves.pdf",
-        png="results/figures/fig6_loss_curves.png",
+        png=report(
+            "results/figures/fig6_loss_curves.png",
+            caption="../report/fig6_loss_curves.rst",
+            category="Figures",
+        ),
         csv="results/figures/fig6_loss_curves.csv",
     log:
         "logs/figures/fig6_loss_curves.log",
