@@ -82,7 +82,7 @@ def distill(queries: list[dict], teacher: TeacherSettings, backend: Backend, cac
                                       attempt_seed(teacher.seed, queries[i]["qid"], attempt), teacher.stop)
                     for i in pending]
         keys = [cache.key(r) for r in requests]
-        results, cached = _generate(requests, keys, backend, cache, flush_every, counts, progress)
+        results, cached = generate_cached(requests, keys, backend, cache, flush_every, counts, progress)
         verdicts = verifier.score([queries[i] for i in pending], [r.text for r in results])
         still = []
         for i, request, key, result, hit, verdict in zip(pending, requests, keys, results, cached, verdicts):
@@ -103,7 +103,7 @@ def distill(queries: list[dict], teacher: TeacherSettings, backend: Backend, cac
     return table, shard_report(table, len(queries), counts, time.perf_counter() - started)
 
 
-def _generate(requests: list[GenerationRequest], keys: list[str], backend: Backend, cache: GenerationCache,
+def generate_cached(requests: list[GenerationRequest], keys: list[str], backend: Backend, cache: GenerationCache,
               flush_every: int, counts: Counter, progress: Callable | None) -> tuple[list[GenerationResult], list[bool]]:
     """Results in request order: from the cache where it has them, else generated and stored in
     segments of ``flush_every`` so that a kill loses at most one segment's work."""

@@ -233,7 +233,7 @@ def _options(value: Any) -> list[str] | None:
     return [str(v) for v in value]
 
 
-def _tests(value: Any, default_type: str | None) -> list[dict] | None:
+def normalize_tests(value: Any, default_type: str | None) -> list[dict] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -307,7 +307,7 @@ def normalize_record(record: dict, source: dict, row: int, max_chars: int) -> di
     reference = {
         "answer": None if answer is None else str(answer),
         "options": options,
-        "tests": _tests(_field(record, fields, "tests"), _field(record, fields, "test_type")),
+        "tests": normalize_tests(_field(record, fields, "tests"), _field(record, fields, "test_type")),
         "fn_name": None if fn_name is None else str(fn_name),
         "instruction_id_list": _string_list(_field(record, fields, "instruction_id_list"), "instruction_id_list"),
         "kwargs": _kwargs(_field(record, fields, "kwargs")),

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from distillery.schema import MESSAGE, REFERENCE
-from distillery.sources import MISSING, RowError, SourceError, _tests, lookup, read_rows
+from distillery.sources import MISSING, RowError, SourceError, lookup, normalize_tests, read_rows
 
 PROBLEM = pa.schema([
     ("benchmark", pa.string()),
@@ -107,7 +107,7 @@ def _lcb_problem(record: dict, statement: str) -> tuple[str, dict, dict]:
     fn_name = (metadata or {}).get("func_name") if isinstance(metadata, dict) else None
     public = decode_tests(record.get("public_test_cases"))
     private = decode_tests(record.get("private_test_cases"))
-    tests = _tests(public + private, "functional" if fn_name else "stdin") or []
+    tests = normalize_tests(public + private, "functional" if fn_name else "stdin") or []
     starter = record.get("starter_code") or ""
     meta = {k: record.get(k) for k in ("platform", "contest_id", "difficulty") if record.get(k) is not None}
     meta.update(public_tests=len(public), private_tests=len(private))

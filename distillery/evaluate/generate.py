@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
-from distillery.distill import _generate, attempt_seed
+from distillery.distill import attempt_seed, generate_cached
 from distillery.generate.backend import Backend, GenerationRequest
 from distillery.generate.cache import GenerationCache
 from distillery.generate.prompting import SYSTEM_PROMPT, build_messages
@@ -84,7 +84,7 @@ def generate_shard(problems: list[dict], pairs: list[tuple[int, int]], sampling:
                                   sampling.stop) for (p, _), seed in zip(pairs, seeds)]
     keys = [cache.key(r) for r in requests]
     counts: Counter = Counter()
-    results, cached = _generate(requests, keys, backend, cache, flush_every, counts, progress)
+    results, cached = generate_cached(requests, keys, backend, cache, flush_every, counts, progress)
     rows = [{"model": model_name, "benchmark": problems[p]["benchmark"], "problem_id": problems[p]["problem_id"],
              "sample": s, "seed": seed, "key": key, "text": r.text, "finish_reason": r.finish_reason,
              "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens, "latency_s": r.latency_s,
