@@ -2,8 +2,8 @@ import shutil
 
 from distillery.models import resolve_model
 from distillery.runlog import job_log
+from distillery.train.config import STOPPED_EXIT_CODE
 from distillery.train.launch import launch, write_spec
-from distillery.train.trainer import STOPPED_EXIT_CODE
 
 with job_log(snakemake.log[0]) as log:
     # the recipe is the rule's params (a rerun trigger); how the run executes comes from the config

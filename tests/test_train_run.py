@@ -18,9 +18,10 @@ from train_helpers import corpus_rows, read_log, run_paths, tiny_student, train_
 from workflow import copy_workflow, snakemake
 
 from distillery.artifacts import read_json
+from distillery.train.config import STOPPED_EXIT_CODE
 from distillery.train.launch import launch, launch_command, write_spec
 
-STEPS = 60
+STEPS = 40
 
 
 def spec_for(tmp: Path, base: Path, corpus: Path, **train) -> Path:
@@ -83,7 +84,7 @@ def test_resume_after_sigterm_and_after_kill_9_matches_an_uninterrupted_run(refe
     first = subprocess.Popen(cmd)
     assert wait_for(lambda: checkpoints(ckpt), first), "finished before its first checkpoint"
     first.send_signal(signal.SIGTERM)
-    assert first.wait(timeout=120) == 143
+    assert first.wait(timeout=120) == STOPPED_EXIT_CODE
     stopped_at = max(checkpoints(ckpt))
     assert 5 <= stopped_at < STEPS
 
@@ -105,6 +106,24 @@ def test_resume_after_sigterm_and_after_kill_9_matches_an_uninterrupted_run(refe
         assert resumed[step]["loss"] == pytest.approx(expected[step]["loss"], abs=1e-4), step
 
 
+def test_lora_adapters_are_merged_into_a_plain_folder(reference, tmp_path):
+    """The embedded default trains LoRA adapters: the saved student is an ordinary model folder (no adapter
+    files) with the base model's parameters, changed by the training."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    spec = spec_for(tmp_path, reference["base"], reference["corpus"], max_steps=3, system_prompt=None,
+                    lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}, learning_rate=0.05)
+    assert launch(spec, threads=2) == 0
+    files = {p.name for p in (tmp_path / "model").iterdir()}
+    assert "model.safetensors" in files and not any(name.startswith("adapter") for name in files)
+    trained = AutoModelForCausalLM.from_pretrained(tmp_path / "model").state_dict()
+    base = AutoModelForCausalLM.from_pretrained(reference["base"]).state_dict()
+    assert trained.keys() == base.keys()
+    changed = [k for k in base if not torch.equal(trained[k], base[k])]
+    assert any("q_proj" in k for k in changed) and not any("embed" in k for k in changed)  # adapters on linears
+
+
 @pytest.mark.workflow
 def test_snakemake_trains_a_loadable_student_whose_loss_goes_down(tmp_path):
     """The rule end to end: two teachers, a 3-step run each on a repeated batch (the whole corpus is one
@@ -121,7 +140,8 @@ def test_snakemake_trains_a_loadable_student_whose_loss_goes_down(tmp_path):
     config = yaml.safe_load((work / "config.yaml").read_text())
     config["teachers"] = [{"name": t, "backend": "transformers", "model": "student"} for t in ("t1", "t2")]
     config["train"] = {"base_model": "student", "max_seq_len": 128, "global_batch": 6, "micro_batch": 3,
-                       "max_steps": 3, "learning_rate": 3e-3, "bf16": False, "gradient_checkpointing": False}
+                       "max_steps": 3, "learning_rate": 3e-3, "bf16": False, "gradient_checkpointing": False,
+                       "threads": 1}  # one core each: both students train at once
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     # the corpora are given: run only this stage's rules
     snakemake(work, "results/train/t1/model", "results/figures/fig6_loss_curves.png", "--allowed-rules",

@@ -4,6 +4,7 @@ the launcher (python, torchrun, accelerate or deepspeed; the last passes ``--loc
 import argparse
 import logging
 import sys
+import warnings
 
 from distillery.artifacts import read_json
 from distillery.train.trainer import run
@@ -13,4 +14,6 @@ parser.add_argument("--config", required=True, help="run spec written by distill
 parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help="set by launchers; LOCAL_RANK is used")
 options = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# DeepSpeed's ZeRO calls torch.distributed functions that torch 2.13 deprecates, once per parameter group
+warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is deprecated", category=FutureWarning)
 sys.exit(run(read_json(options.config)))

@@ -18,6 +18,7 @@ EXECUTION_KEYS = frozenset({"launcher", "gpus_per_node", "nodes", "threads", "me
 # order of micro batches), so they are part of the checkpoint fingerprint.
 CHECKPOINT_LAYOUT_KEYS = frozenset({"deepspeed", "gpus_per_node", "nodes", "micro_batch"})
 LAUNCHERS = ("python", "torchrun", "accelerate", "deepspeed")
+STOPPED_EXIT_CODE = 143  # 128 + SIGTERM: the worker stopped on a signal after saving a checkpoint; rerun to resume
 
 
 class TrainConfigError(ValueError):

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from distillery.figures.style import color, figure, label, paper_style, save
 
@@ -55,6 +56,7 @@ def plot_loss_curves(curves: pd.DataFrame, teachers: list[str], style: dict, out
                 ax.plot(rows["step"], rows["loss"], color=c, alpha=0.25, linewidth=0.6)
             ax.plot(rows["step"], rows["loss_smoothed"], color=c, label=label(style, teacher),
                     marker="o" if len(rows) <= 12 else None, markersize=3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole
         ax.set_xlabel("training step")
         ax.set_ylabel("training loss")
         ax.grid(True, linewidth=0.4, alpha=0.4)

@@ -22,12 +22,11 @@ import torch
 
 from distillery.artifacts import read_json, read_parquet, write_json, write_text
 from distillery.models import resolve_model
-from distillery.train.config import batch_plan, world_size_from_env
+from distillery.train.config import STOPPED_EXIT_CODE, batch_plan, world_size_from_env
 from distillery.train.data import build_dataset, packing_efficiency, system_prompt
 
 log = logging.getLogger(__name__)
 
-STOPPED_EXIT_CODE = 143  # 128 + SIGTERM: stopped on request after saving a checkpoint; rerun to resume
 DATASET_DIR = "dataset"  # tokenised corpus, beside the checkpoints
 
 
