@@ -7,8 +7,10 @@ What is measured
    1,000,000): the query table (``QUERY``), every attempt (``ATTEMPT``: the accepted one per query and a
    failed one for 20% of them), the corpus (``CORPUS``, 97% of the queries) and its QA rejects (1%).
    Responses are ``<think> … </think> <answer> … </answer>`` of words drawn from the toy query set
-   (``data/queries``: English, numbers, LaTeX, code); think ~70 words, answer ~12, prompt ~25
-   (lognormal), built from 20,000 distinct texts tiled. Token counts use the student's tokenizer: the local Gemma 3 270M's ``tokenizer.json`` when
+   (``data/queries``: English, numbers, LaTeX, code); think ~40 words, answer ~8, prompt ~20
+   (lognormal; ~130 Gemma tokens per response, like the toy teachers' <= 160 new tokens), built from
+   20,000 distinct texts tiled. Tokens per second is the figure to scale from: the paper's responses
+   average ~3,800 tokens. Token counts use the student's tokenizer: the local Gemma 3 270M's ``tokenizer.json`` when
    ``results/models/gemma3-270m`` exists (``rule local_model``), else a word-level tokenizer over the
    vocabulary (said in the output). Peak RSS is the worker process's own (``ru_maxrss``); building the
    inputs is not timed but is part of it.
@@ -106,7 +108,7 @@ def synthetic(n: int, seed: int):
 
     rng = np.random.default_rng(seed)
     vocab = vocabulary(rng)
-    think, answer, prompt = (texts(rng, vocab, m, DISTINCT) for m in (70, 12, 25))
+    think, answer, prompt = (texts(rng, vocab, m, DISTINCT) for m in (40, 8, 20))
     response = [f"<think>\n{t}\n</think>\n<answer>\n{a}\n</answer>" for t, a in zip(think, answer)]
     pick = np.arange(n) % DISTINCT
     qids = [f"{i:032x}" for i in range(n)]

@@ -50,7 +50,7 @@ def count_tokens(tokenizer, texts: list[str | None], chunk: int = CHUNK) -> pa.A
     for start in range(0, len(present), chunk):
         part = present[start:start + chunk]
         encodings = tokenizer.encode_batch_fast([texts[i] for i in part], add_special_tokens=False)
-        counts[part] = [len(e.ids) for e in encodings]
+        counts[part] = [len(e) for e in encodings]
     mask = np.array([t is None for t in texts], dtype=bool)
     return pa.array(counts, pa.int64(), mask=mask)
 
@@ -68,7 +68,7 @@ def count_tokens_with_spans(tokenizer, texts: list[str | None], spans: list[list
     for start in range(0, len(present), chunk):
         part = present[start:start + chunk]
         for i, encoding in zip(part, tokenizer.encode_batch([texts[i] for i in part], add_special_tokens=False)):
-            totals[i] = len(encoding.ids)
+            totals[i] = len(encoding)
             for k, span in enumerate(spans):
                 if span[i] is not None and span[i][1] > span[i][0]:
                     parts[k][i] = _tokens_in(encoding, *span[i])
