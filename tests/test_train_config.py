@@ -108,6 +108,7 @@ def test_multi_node_launch_runs_one_launcher_per_node_under_srun(tmp_path):
     cmd = launch_command(spec, launcher="torchrun", gpus_per_node=8, nodes=4, master="node001", port=29500,
                          python="python")
     assert cmd[:8] == ["srun", "--nodes", "4", "--ntasks-per-node", "1", "--kill-on-bad-exit=1", "bash", "-c"]
+    assert "--rdzv-id $SLURM_JOB_ID " in cmd[8]
     inner = shlex.split(cmd[8])
     assert inner[inner.index("--nnodes") + 1] == "4" and inner[inner.index("--nproc-per-node") + 1] == "8"
     assert inner[inner.index("--rdzv-endpoint") + 1] == "node001:29500"

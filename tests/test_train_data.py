@@ -127,11 +127,11 @@ def packed_segments(batch):
             for a, b in zip(starts, starts[1:])]
 
 
-@pytest.fixture
-def packed_trainer(tmp_path):
+@pytest.fixture(scope="module")
+def packed_trainer(tmp_path_factory):
     tok = tiny_tokenizer()
     dataset, stats = build_dataset(corpus_table(corpus_rows(24, length=(2, 12))), tok, "be brief", max_seq_len=64)
-    return sft_trainer(tmp_path, dataset, packing=True), dataset
+    return sft_trainer(tmp_path_factory.mktemp("packed"), dataset, packing=True), dataset
 
 
 def test_packed_batches_keep_only_final_turn_labels(packed_trainer):

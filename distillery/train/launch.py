@@ -28,6 +28,7 @@ WORKER = ["-m", "distillery.train"]  # distillery/train/__main__.py, which calls
 WORKER_ENTRY = "distillery.train.trainer:run"  # named here so that the rule's code fingerprint follows it
 FINGERPRINT_FILE = "fingerprint.txt"
 NODE_RANK = "$SLURM_NODEID"  # expanded by the shell srun starts on each node
+JOB_ID = "$SLURM_JOB_ID"  # the rendezvous id: one per allocation
 
 
 def write_spec(*, teacher: str, corpus: str, base_model: str, model_dir: str, log_history: str, report: str,
@@ -81,7 +82,7 @@ def launch_command(spec_path: str | os.PathLike, *, launcher: str, gpus_per_node
         return [python, *worker]
     if launcher == "torchrun":
         cmd = [python, "-m", "torch.distributed.run", "--nnodes", str(nodes), "--nproc-per-node", str(per_node)]
-        cmd += (["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{master}:{port}", "--rdzv-id", "distillery-train"]
+        cmd += (["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{master}:{port}", "--rdzv-id", JOB_ID]
                 if multi else ["--standalone"])
         cmd += worker
     elif launcher == "accelerate":
@@ -103,7 +104,7 @@ def launch_command(spec_path: str | os.PathLike, *, launcher: str, gpus_per_node
         raise ValueError(f"unknown launcher {launcher!r}")
     if not multi:
         return cmd
-    script = " ".join(arg if arg == NODE_RANK else shlex.quote(arg) for arg in cmd)
+    script = " ".join(arg if arg in (NODE_RANK, JOB_ID) else shlex.quote(arg) for arg in cmd)
     return ["srun", "--nodes", str(nodes), "--ntasks-per-node", "1", "--kill-on-bad-exit=1", "bash", "-c", script]
 
 

@@ -4,8 +4,8 @@ TRL does the packing (best-fit decreasing into ``max_seq_len`` sequences, paddin
 restarting per sample so that attention never crosses a sample boundary), the loss over labelled
 tokens only, DeepSpeed through accelerate, and checkpoints. This module adds what the paper's recipe
 and a cluster need around it: the exact global batch on any world size, a tokenised corpus shared by
-all ranks, resuming from the newest complete checkpoint, a save-and-stop on SIGTERM/SIGUSR1 (SLURM's
-time limit), a plain Hugging Face folder at the end (LoRA merged, 16-bit weights), and the log.
+all ranks, resuming from the newest complete checkpoint, a save-and-stop on SIGTERM (SLURM's time
+limit), a plain Hugging Face folder at the end (LoRA merged, 16-bit weights), and the log.
 """
 
 from __future__ import annotations
@@ -160,8 +160,8 @@ def make_callbacks():
             self.last = (now, tokens or 0)
 
     class SaveAndStop(TrainerCallback):
-        """On SIGTERM or SIGUSR1 (SLURM sends one before the time limit: ``--signal=USR1@600``), save a
-        checkpoint at the end of the current step and stop; every rank agrees on the step."""
+        """On SIGTERM (SLURM's time limit, KillWait seconds before SIGKILL) or SIGUSR1, save a checkpoint
+        at the end of the current step and stop; every rank agrees on the step."""
 
         def __init__(self):
             self.requested = False
