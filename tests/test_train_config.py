@@ -58,13 +58,16 @@ def test_shipped_configs_validate_and_the_paper_recipe_is_the_papers():
 
     from distillery.config import check_config
 
-    for name in ("config.yaml", "configs/paper.yaml"):
-        config = yaml.safe_load((REPO / name).read_text())
+    from snakemake.utils import update_config
+
+    default = yaml.safe_load((REPO / "config.yaml").read_text())
+    paper = yaml.safe_load((REPO / "configs/paper.yaml").read_text())
+    update_config(paper_run := yaml.safe_load((REPO / "config.yaml").read_text()), paper)  # as --configfile does
+    for config in (default, paper_run):
         validate(config, str(REPO / "schemas/config.schema.yaml"))  # fills in the defaults
-        check_train_section(config["train"])
-        if name == "config.yaml":
-            check_config(config)
-    train = config["train"]  # the paper's, defaults filled in
+        check_config(config)
+    train = paper_run["train"]  # nothing of the toy's train section leaks into the paper's run
+    assert train["lora"] is None and train["max_steps"] is None and train["max_seq_len"] == 32768
     assert train["base_model"] == "Qwen/Qwen2.5-32B"
     assert (train["learning_rate"], train["epochs"], train["max_seq_len"], train["global_batch"]) == (8e-5, 2, 32768, 64)
     assert (train["schedule"], train["warmup_ratio"], train["packing"]) == ("cosine", 0.05, True)
