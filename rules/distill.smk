@@ -30,18 +30,18 @@ rule distill_shard:
         code=code_fingerprint("distill_shard"),
     wildcard_constraints:
         teacher=alternatives(TEACHERS),
-        shard=alternatives(SHARDS),
+        shard=SHARD,
     threads: 2
     resources:
         gpu=teacher_resource("gpu"),
         nodes=teacher_resource("nodes"),
         tasks=teacher_resource("tasks"),
-        tasks_per_gpu=teacher_resource("tasks_per_gpu"),
+        tasks_per_gpu=0,
         mpi=teacher_resource("mpi"),
     log:
         "logs/distill/{teacher}/{shard}.log",
     conda:
-        lambda w: generation_env(TEACHERS[w.teacher]["backend"])
+        generation_env(t["backend"] for t in TEACHERS.values())
     script:
         "../scripts/distill_shard.py"
 

@@ -45,7 +45,7 @@ rule eval_generate:
         benchmark=alternatives(EVAL_BENCHMARKS),
         shard=r"\d+-of-\d+",
     conda:
-        lambda w: generation_env(EVAL_MODELS[w.model].get("backend", "transformers"))
+        generation_env(m.get("backend", "transformers") for m in EVAL_MODELS.values())
     threads: 2
     resources:
         gpu=EVAL["gpus"],

@@ -59,13 +59,13 @@ def test_gpu_rules_run_in_a_gpu_environment():
         assert "cpu.yaml" not in conda, f"{rule} asks for GPUs but runs in {conda}"
 
 
-def test_generation_env_follows_the_backend():
+def test_generation_env_is_the_one_every_backend_runs_in():
     text = (REPO / "rules/common.smk").read_text()
     namespace = {}
     exec(text[text.index("def generation_env"):text.index("def training_corpus")], namespace)
     env = namespace["generation_env"]
-    assert env("vllm") == "../envs/vllm.yaml" and env("transformers") == "../envs/gpu.yaml"
-    assert env("openai") == env("dataset") == "../envs/cpu.yaml"
+    assert env(["vllm", "openai"]) == "../envs/vllm.yaml" and env(["transformers", "dataset"]) == "../envs/gpu.yaml"
+    assert env(["openai", "dataset"]) == env([]) == "../envs/cpu.yaml"
 
 
 def test_teacher_geometry():

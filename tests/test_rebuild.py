@@ -18,9 +18,11 @@ QUERY_RULES = {"ingest_source", "dedup_queries", "filter_queries", "benchmark_it
                "embed_benchmarks", "decontaminate_queries", "query_shards", "query_report"}
 
 
-def plan(workdir, *config_files, teachers=tiny_run.TEACHERS):
-    return planned_jobs(workdir, *tiny_run.targets(teachers),
-                        extra=("--configfile", "config.yaml", tiny_run.OVERRIDE, *config_files))
+def plan(workdir, *config_files, override=tiny_run.OVERRIDE):
+    """rule -> jobs a run of `all` would do now (the `all` rule itself left out)."""
+    jobs = planned_jobs(workdir, *tiny_run.targets(), extra=("--configfile", "config.yaml", override, *config_files))
+    jobs.pop("all", None)
+    return jobs
 
 
 @contextlib.contextmanager
@@ -59,13 +61,20 @@ def test_a_new_threshold_reverifies_from_the_cache(tiny_done, tmp_path):
 def test_a_new_teacher_runs_only_its_jobs_and_the_aggregates(tiny_done):
     teachers = (*tiny_run.TEACHERS, "gamma")
     (tiny_done / "gamma.yaml").write_text(tiny_run.override(teachers))
-    jobs = plan(tiny_done, "gamma.yaml", teachers=teachers)
+    jobs = plan(tiny_done, override="gamma.yaml")
     assert not QUERY_RULES & set(jobs)
     # gamma's own work, once per shard / per teacher: nothing of alpha's or beta's
     assert jobs["distill_shard"] == 2 and jobs["distill_summary"] == 1 and jobs["teacher_corpus"] == 1
     assert jobs["corpus_perplexity"] == len(list((tiny_done / "results/corpora/perplexity/alpha").glob("*.parquet")))
-    # the aggregates over teachers: the parallel corpora (their intersection changed) and what reads them
+    # the aggregates over teachers: the parallel corpora (their intersection changes), so every student
+    # trains again on its new parallel corpus, and the tables and figures over all teachers
     assert jobs["parallel_corpora"] == 1 and jobs["dataset_stats"] == 1 and jobs["fig2_category_distribution"] == 1
+    assert jobs["train_student"] == 3 and jobs["table1_accuracy"] == 1
+    # students trained on their teacher's own corpus (corpus.mode union): only gamma's is new
+    (tiny_done / "union.yaml").write_text("corpus: {mode: union}\n")
+    (tiny_done / "gamma-union.yaml").write_text(tiny_run.override(teachers) + "corpus: {mode: union}\n")
+    union_done, union_gamma = plan(tiny_done, "union.yaml"), plan(tiny_done, override="gamma-union.yaml")
+    assert union_gamma["train_student"] == union_done.get("train_student", 0) + 1
 
 
 def test_editing_one_source_file_reruns_only_what_reads_it(tiny_done):
