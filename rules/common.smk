@@ -3,6 +3,7 @@ import os
 import re
 import sys
 
+
 def index_concrete_producers():
     """Snakemake finds the rule that makes a file by matching the file against each output of each candidate
     rule in turn. query_shards has one output per shard, and every distillation job and every corpus reads

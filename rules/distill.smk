@@ -4,15 +4,15 @@
 rule local_model:
     output:
         directory("results/models/gemma3-270m"),
-    params:
-        code=code_fingerprint("convert_local_model"),
-    threads: 2
-    resources:
-        mem_mb=4000,
     log:
         "logs/models/gemma3-270m.log",
     conda:
         "../envs/cpu.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        code=code_fingerprint("convert_local_model"),
     script:
         "../scripts/convert_local_model.py"
 
@@ -24,13 +24,13 @@ rule distill_shard:
     output:
         attempts="results/distill/{teacher}/{shard}.parquet",
         report="results/distill/{teacher}/{shard}.report.json",
-    params:
-        teacher=lambda w: TEACHERS[w.teacher],
-        distill=config["distill"],
-        code=code_fingerprint("distill_shard"),
+    log:
+        "logs/distill/{teacher}/{shard}.log",
     wildcard_constraints:
         teacher=alternatives(TEACHERS),
         shard=SHARD,
+    conda:
+        generation_env(t["backend"] for t in TEACHERS.values())
     threads: 2
     resources:
         gpu=teacher_resource("gpu"),
@@ -38,10 +38,10 @@ rule distill_shard:
         tasks=teacher_resource("tasks"),
         tasks_per_gpu=0,
         mpi=teacher_resource("mpi"),
-    log:
-        "logs/distill/{teacher}/{shard}.log",
-    conda:
-        generation_env(t["backend"] for t in TEACHERS.values())
+    params:
+        teacher=lambda w: TEACHERS[w.teacher],
+        distill=config["distill"],
+        code=code_fingerprint("distill_shard"),
     script:
         "../scripts/distill_shard.py"
 
@@ -51,13 +51,13 @@ rule distill_summary:
         expand("results/distill/{{teacher}}/{shard}.report.json", shard=SHARDS),
     output:
         "results/distill/{teacher}/summary.json",
-    params:
-        code=code_fingerprint("distill_summary"),
-    wildcard_constraints:
-        teacher=alternatives(TEACHERS),
     log:
         "logs/distill/{teacher}/summary.log",
+    wildcard_constraints:
+        teacher=alternatives(TEACHERS),
     conda:
         "../envs/cpu.yaml"
+    params:
+        code=code_fingerprint("distill_summary"),
     script:
         "../scripts/distill_summary.py"

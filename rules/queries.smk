@@ -8,16 +8,16 @@ rule ingest_source:
         queries=f"{QUERIES}/raw/{{source}}.parquet",
         rejects=f"{QUERIES}/raw/{{source}}.rejects.parquet",
         report=f"{QUERIES}/raw/{{source}}.report.json",
+    log:
+        "logs/queries/ingest_source/{source}.log",
+    wildcard_constraints:
+        source=alternatives(SOURCES),
+    conda:
+        "../envs/cpu.yaml"
     params:
         source=lambda w: SOURCES[w.source],
         max_chars=config["ingest"]["max_chars"],
         code=code_fingerprint("ingest_source"),
-    wildcard_constraints:
-        source=alternatives(SOURCES),
-    log:
-        "logs/queries/ingest_source/{source}.log",
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../scripts/ingest_source.py"
 
@@ -29,12 +29,12 @@ rule dedup_queries:
         queries=f"{QUERIES}/deduped.parquet",
         rejects=f"{QUERIES}/deduped.rejects.parquet",
         report=f"{QUERIES}/deduped.report.json",
-    params:
-        code=code_fingerprint("dedup_queries"),
     log:
         "logs/queries/dedup_queries.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        code=code_fingerprint("dedup_queries"),
     script:
         "../scripts/dedup_queries.py"
 
@@ -46,14 +46,14 @@ rule filter_queries:
         queries=f"{QUERIES}/filtered.parquet",
         rejects=f"{QUERIES}/filtered.rejects.parquet",
         report=f"{QUERIES}/filtered.report.json",
-    params:
-        filters=config["filters"],
-        code=code_fingerprint("filter_queries"),
-    threads: 2
     log:
         "logs/queries/filter_queries.log",
     conda:
         "../envs/cpu.yaml"
+    threads: 2
+    params:
+        filters=config["filters"],
+        code=code_fingerprint("filter_queries"),
     script:
         "../scripts/filter_queries.py"
 
@@ -63,13 +63,13 @@ rule benchmark_items:
         [f for name in BENCHMARKS for f in dataset_files(config["benchmarks"][name])],
     output:
         f"{QUERIES}/benchmark_items.parquet",
-    params:
-        benchmarks={name: config["benchmarks"][name] for name in BENCHMARKS},
-        code=code_fingerprint("benchmark_items"),
     log:
         "logs/queries/benchmark_items.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        benchmarks={name: config["benchmarks"][name] for name in BENCHMARKS},
+        code=code_fingerprint("benchmark_items"),
     script:
         "../scripts/benchmark_items.py"
 
@@ -81,14 +81,14 @@ rule embed_queries:
         f"{QUERIES}/deduped.parquet",
     output:
         f"{QUERIES}/embeddings/queries.parquet",
-    params:
-        embedding=config["embedding"],
-        code=code_fingerprint("embed"),
-    threads: 2
     log:
         "logs/queries/embed_queries.log",
     conda:
         "../envs/gpu.yaml"
+    threads: 2
+    params:
+        embedding=config["embedding"],
+        code=code_fingerprint("embed"),
     script:
         "../scripts/embed.py"
 
@@ -112,14 +112,14 @@ rule decontaminate_queries:
         queries=f"{QUERIES}/clean.parquet",
         rejects=f"{QUERIES}/clean.rejects.parquet",
         report=f"{QUERIES}/clean.report.json",
-    params:
-        threshold=config["decontaminate"]["threshold"],
-        exact=config["decontaminate"]["exact"],
-        code=code_fingerprint("decontaminate_queries"),
     log:
         "logs/queries/decontaminate_queries.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        threshold=config["decontaminate"]["threshold"],
+        exact=config["decontaminate"]["exact"],
+        code=code_fingerprint("decontaminate_queries"),
     script:
         "../scripts/decontaminate_queries.py"
 
@@ -130,13 +130,13 @@ rule query_shards:
     output:
         shards=expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=SHARDS),
         report=f"{QUERIES}/shards.report.json",
-    params:
-        num_shards=len(SHARDS),
-        code=code_fingerprint("query_shards"),
     log:
         "logs/queries/query_shards.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        num_shards=len(SHARDS),
+        code=code_fingerprint("query_shards"),
     script:
         "../scripts/query_shards.py"
 
@@ -155,11 +155,11 @@ rule query_report:
             caption="../report/query_report.rst",
             category="Tables",
         ),
-    params:
-        code=code_fingerprint("query_report"),
     log:
         "logs/queries/query_report.log",
     conda:
         "../envs/cpu.yaml"
+    params:
+        code=code_fingerprint("query_report"),
     script:
         "../scripts/query_report.py"
