@@ -74,9 +74,10 @@ def markdown(table: pd.DataFrame, stats: pd.DataFrame, teachers: dict[str, str],
 
     lines = ["# Dataset statistics: ours beside the paper's", "",
              f"Our samples: the {context['corpus']} corpora after quality assurance. Tokens: response length under "
-             f"the student's tokenizer (`{context['tokenizer']}`); perplexity: under `{context['perplexity_model']}` "
-             "(the paper: a 32B model, so the scales differ). Paper: arXiv 2505.14464, Figs. 4-5; its samples are "
-             "about 1.89M parallel queries per teacher.", "",
+             f"the student's tokenizer (`{context['tokenizer']}`); perplexity: "
+             + (f"under `{context['perplexity_model']}` (the paper: a 32B model, so the scales differ)"
+                if context["perplexity_model"] else "not computed (analysis.perplexity.model is null)")
+             + ". Paper: arXiv 2505.14464, Figs. 4-5; its samples are about 1.89M parallel queries per teacher.", "",
              "| teacher | paper's teacher | samples (ours / paper) | mean tokens (ours / paper) | mean PPL (ours / paper) |",
              "| --- | --- | ---: | ---: | ---: |"]
     pairs = [(t, value_of_paper(table, t)) for t in teachers]
@@ -102,7 +103,7 @@ def markdown(table: pd.DataFrame, stats: pd.DataFrame, teachers: dict[str, str],
 
 def value_of_paper(table: pd.DataFrame, teacher: str) -> str | None:
     hit = table.loc[table["teacher"] == teacher, "paper_teacher"]
-    return None if hit.empty else hit.iloc[0]
+    return None if hit.empty or pd.isna(hit.iloc[0]) else hit.iloc[0]
 
 
 def gaps(stats: pd.DataFrame, teachers: dict[str, str], corpus: str) -> list[str]:

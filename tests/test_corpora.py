@@ -4,6 +4,7 @@
 import json
 import types
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -182,3 +183,14 @@ def test_per_teacher_settings_must_name_teachers():
     config["analysis"]["paper_teachers"] = {"r1": "DeepSeek-R1"}
     with pytest.raises(ConfigError, match=r"analysis.paper_teachers: \['r1'\]"):
         check_analysis(config)
+
+
+def test_dataset_table_for_teachers_the_paper_lacks():
+    from distillery import dataset_stats
+
+    stats = pd.DataFrame(stats_rows("x", 2, response_tokens=5, ppl=None))
+    table = dataset_stats.table(stats, {"x": "local"}, {}, "parallel")
+    text = dataset_stats.markdown(table, stats, {"x": "local"}, {"corpus": "parallel", "tokenizer": "t",
+                                                                 "perplexity_model": None})
+    assert "| x | – | 2 / – | 5.0 / – | – / – |" in text and "| – | DeepSeek-R1 | – / 1,890,000 |" in text
+    assert "perplexity: not computed" in text and "- x: 2 samples without perplexity" in text
