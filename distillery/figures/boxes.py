@@ -66,6 +66,8 @@ def draw_boxes(table: pd.DataFrame, teachers: list[str], style: dict, ylabel: st
             ax.text(i, 0.5, "no samples", transform=ax.get_xaxis_transform(), rotation=90, ha="center",
                     va="center", color="#666666")
     ax.margins(y=0.08)
+    if not boxes:
+        ax.set_yticks([])  # nothing measured: no scale to read
     ax.set_xticks(range(len(teachers)), names)
     ax.set_xlim(-0.6, len(teachers) - 0.4)
     if not style.get("log_scale"):
