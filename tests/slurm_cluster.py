@@ -8,6 +8,7 @@ are named like the ones in profiles/slurm/partitions.yaml (cpu, gpu), so the pro
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import os
 import shutil
@@ -115,6 +116,7 @@ PartitionName=gpu Nodes={self.node} MaxTime=INFINITE State=UP OverSubscribe=FORC
         (self.root / "gres.conf").write_text(
             "AutoDetect=off\n" + "".join(f"NodeName={self.node} Name=gpu File={d}\n" for d in devices))
         env = self.env
+        atexit.register(self.stop)  # also when the test process ends without its teardown
         self._spawn("munged", ["munged", "-F", "--force", f"--socket={munge}/munge.socket", f"--key-file={key}",
                                f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
                                f"--seed-file={munge}/munged.seed"], env)
