@@ -4,9 +4,11 @@ teacher jobs and the Ray commands of multi-node vLLM."""
 
 import re
 
+import pytest
 import yaml
 
 from conftest import REPO
+from workflow import copy_workflow, snakemake
 from distillery.cluster import job_geometry, ray_commands, teacher_geometry, teacher_gpus_per_node
 
 PROFILE = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
@@ -84,3 +86,15 @@ def test_ray_commands_span_the_allocation():
     assert head[:3] == ["ray", "start", "--head"] and "--port=6400" in head and "--num-gpus=8" in head
     assert workers[0] == "srun" and "--nodes=2" in workers and "--nodelist=n2,n3" in workers
     assert "--address=n1:6400" in workers and "--gres=gpu:8" in workers
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("profile", ["slurm", "profiles/slurm"])
+def test_both_ways_of_naming_the_profile_load_it(profile, tmp_path):
+    """`--profile slurm` (the README's command: ./slurm links to profiles/slurm) and the path itself;
+    a dry run needs no cluster."""
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = snakemake(workdir, "--profile", profile, "--dry-run", "results/queries/deduped.parquet")
+    out = proc.stdout + proc.stderr
+    assert f"Using profiles {profile} and workflow specific profile profiles/default" in out
+    assert re.search(r"rule ingest_source:(.|\n)*?resources: .*mem_mb=32000.*runtime=240", out)  # its set-resources
