@@ -184,3 +184,16 @@ def test_snakemake_trains_a_loadable_student_whose_loss_goes_down(tmp_path):
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     out = snakemake(work, "results/train/t1/model", "--allowed-rules", "train_student", "--dry-run")
     assert "train_student" in out.stdout
+
+
+def test_an_empty_corpus_gives_the_untrained_base_model_and_says_so(tmp_path):
+    base = tiny_student(tmp_path / "base")
+    corpus = write_corpus(tmp_path / "empty.parquet", [])
+    spec = spec_for(tmp_path / "run", base, corpus, max_steps=3, system_prompt=None)
+    assert launch(spec, threads=2) == 0
+    report = read_json(tmp_path / "run/train_report.json")
+    assert report["steps"] == 0 and "empty corpus" in report["untrained"]
+    assert (tmp_path / "run/log_history.jsonl").read_text() == ""
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(tmp_path / "run/model")

@@ -99,6 +99,11 @@ def build_dataset(corpus: pa.Table, tokenizer, system: str | None, max_seq_len: 
     # int32 halves the tokenised corpus kept beside the checkpoints (billions of tokens at the paper's scale)
     features = Features({"input_ids": Sequence(Value("int32")), "labels": Sequence(Value("int32")),
                          "length": Value("int32"), "trained": Value("int32")})
+    if not len(dataset):  # map() adds no columns to an empty dataset
+        empty = Dataset.from_dict({"input_ids": [], "labels": []},
+                                  features=Features({k: features[k] for k in ("input_ids", "labels")}))
+        return empty, DataStats(samples=0, dropped_too_long=0, kept=0, tokens=0, trained_tokens=0,
+                                max_seq_len=max_seq_len, longest=0)
     tokenized = dataset.map(_tokenize_batch, batched=True, batch_size=256, num_proc=num_proc,
                             remove_columns=columns, fn_kwargs={"tokenizer": tokenizer, "system": system},
                             features=features, desc="tokenizing")

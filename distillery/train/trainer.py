@@ -108,9 +108,11 @@ def load_dataset(spec: dict, tokenizer, args):
             train = spec["train"]
             dataset, stats = build_dataset(read_parquet(spec["corpus"]), tokenizer, system_prompt(train["system_prompt"]),
                                            train["max_seq_len"], train["num_proc"])
-            if not len(dataset):
+            if not len(dataset) and stats.samples:
                 raise ValueError(f"{spec['corpus']}: no sample of {stats.samples} fits max_seq_len "
                                  f"{train['max_seq_len']} (longest {stats.longest} tokens)")
+            if not len(dataset):  # an empty corpus: nothing to share (datasets cannot reload an empty save)
+                return dataset, stats.as_dict()
             tmp = folder.with_name(f".{DATASET_DIR}.{os.getpid()}")
             dataset.save_to_disk(str(tmp))
             write_json(stats.as_dict(), tmp / "stats.json")
@@ -214,6 +216,27 @@ def save_final(trainer, out_dir: Path, dtype: str) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
+def untrained_student(spec: dict, model, tokenizer, stats: dict, started: float) -> int:
+    """An empty corpus (a teacher with no accepted response, or no query every teacher answered) is a gap
+    to report, not a crash: the student is the base model, saved as such, with zero steps in its report."""
+    log.warning("%s holds no sample: the student of %s is the untrained base model", spec["corpus"], spec["teacher"])
+    if int(os.environ.get("RANK", "0")) == 0:
+        out = Path(spec["model_dir"])
+        tmp = out.with_name(f".{out.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.to(getattr(torch, spec["train"]["save_dtype"])).save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        write_text("", spec["log_history"])
+        write_json({"teacher": spec["teacher"], "corpus": spec["corpus"], "base_model": spec["base_model"],
+                    "fingerprint": spec["fingerprint"], "config": spec["train"], "data": stats,
+                    "dropped_too_long": stats["dropped_too_long"], "training_sequences": 0, "steps": 0,
+                    "untrained": "empty corpus: the student is the base model",
+                    "wall_s": round(time.monotonic() - started, 1), "versions": _versions()}, spec["report"])
+    return 0
+
+
 def run(spec: dict) -> int:
     """Train (or resume) one student as described by ``spec`` (written by ``launch.write_spec``).
     Returns the process exit code: 0 when finished, STOPPED_EXIT_CODE when stopped on a signal."""
@@ -229,6 +252,8 @@ def run(spec: dict) -> int:
     tokenizer = AutoTokenizer.from_pretrained(spec["base_model"])
     dataset, stats = load_dataset(spec, tokenizer, args)
     model = load_model(spec)
+    if not len(dataset):
+        return untrained_student(spec, model, tokenizer, stats, started)
     run_log, stop = make_callbacks()
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(train["lora"]), callbacks=[run_log, stop])
