@@ -74,6 +74,11 @@ def test_shipped_configs_validate_and_the_paper_recipe_is_the_papers():
     assert train["deepspeed"] == "configs/deepspeed/zero3.json" and train["bf16"] and train["gradient_checkpointing"]
     plan = batch_plan(train["global_batch"], train["micro_batch"], train["gpus_per_node"] * train["nodes"])
     assert plan.grad_accum * plan.world_size * plan.micro_batch == 64
+    # nor any of the toy's models: the paper's teachers, verifiers and evaluated models replace them
+    assert [t["name"] for t in paper_run["teachers"]] == ["am-thinking-v1", "qwen3-235b-a22b", "deepseek-r1"]
+    assert all(t["temperature"] == 0.6 and t["top_p"] == 0.95 for t in paper_run["teachers"])
+    assert paper_run["distill"]["reward_model"] and "results/models" not in paper_run["distill"]["judge"]["model"]
+    assert paper_run["evaluate"]["extra_models"] == []
 
 
 def test_deepspeed_configs_leave_batch_and_precision_to_the_trainer():
