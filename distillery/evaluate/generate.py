@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from distillery.distill import attempt_seed, generate_cached
 from distillery.generate.backend import Backend, GenerationRequest
-from distillery.generate.cache import GenerationCache
+from distillery.generate.cache import SEGMENT_SCHEMA, GenerationCache
 from distillery.generate.prompting import SYSTEM_PROMPT, build_messages
 
 GENERATION = pa.schema([
@@ -26,12 +26,7 @@ GENERATION = pa.schema([
     ("problem_id", pa.string()),
     ("sample", pa.int32()),
     ("seed", pa.int64()),
-    ("key", pa.string()),  # the generation cache's key
-    ("text", pa.string()),
-    ("finish_reason", pa.string()),  # stop | length (truncated)
-    ("prompt_tokens", pa.int64()),
-    ("completion_tokens", pa.int64()),
-    ("latency_s", pa.float64()),
+    *SEGMENT_SCHEMA,  # the cache key and the generation result (finish_reason "length" = truncated)
     ("cached", pa.bool_()),
 ])
 
