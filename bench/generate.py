@@ -3,8 +3,9 @@ and bf16 buy, so that teacher/student generation settings (batch_size, dtype) ar
 
 Prompts are real teacher prompts (paper system prompt + one few-shot pair + a toy query). Figures are
 completion tokens per second (tokens a caller gets; padding after an early end is not counted), each
-ratio against batch 1 of the same dtype and decoding measured in the same run; "sample-sort" is
-transformers' own top-p (a full vocabulary sort per step), the baseline of distillery's TemperatureTopP. The model is converted
+ratio against batch 1 of the same dtype and decoding measured in the same run; "sample-full" is
+the baseline of distillery's NucleusSampler: transformers' way, a full vocabulary sort for top-p and a
+draw over the whole vocabulary at every step. The model is converted
 into a cache folder first when absent (70–110 s, not counted). 1.5–4 minutes on 2 cores.
 
     .venv/bin/python bench/generate.py [--model DIR] [--new-tokens 64] [--json out.json]
@@ -26,16 +27,16 @@ from distillery.generate.backend import GenerationRequest
 from distillery.generate.local_model import convert_gguf_model
 from distillery.generate.prompting import FEW_SHOT, SYSTEM_PROMPT, build_messages
 from distillery.generate import transformers_backend
-from distillery.generate.sampling import TemperatureTopP
+from distillery.generate.sampling import NucleusSampler
 from distillery.generate.transformers_backend import TransformersBackend
 from distillery.sources import ingest
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "distillery" / "gemma3-270m"
 # (dtype, decoding, batch): batch 1 first in each group, the reference for its ratios.
-# "sample-sort" is the baseline of our top-p: transformers' own warper, which sorts the vocabulary.
+# "sample-full" is the baseline of our sampler: top-p by a full sort, a draw over the whole vocabulary.
 RUNS = [("bfloat16", "sample", 1), ("bfloat16", "sample", 8), ("bfloat16", "sample", 16),
-        ("bfloat16", "sample-sort", 16),
+        ("bfloat16", "sample-full", 16),
         ("bfloat16", "greedy", 1), ("bfloat16", "greedy", 16),
         ("float32", "sample", 1), ("float32", "sample", 8)]
 
@@ -50,8 +51,8 @@ def toy_prompts(n: int) -> list[list[dict]]:
 
 def run(backend: TransformersBackend, prompts: list[list[dict]], decoding: str, new_tokens: int) -> dict:
     sampling = decoding.startswith("sample")
-    # candidates=0 sends every step to the full-sort fallback: transformers' TopPLogitsWarper.
-    transformers_backend.TemperatureTopP = partial(TemperatureTopP, candidates=0 if decoding == "sample-sort" else 1024)
+    # candidates=0 sends every step to the fallback: transformers' TopPLogitsWarper, a full-vocabulary draw.
+    transformers_backend.NucleusSampler = partial(NucleusSampler, candidates=0 if decoding == "sample-full" else 1024)
     requests = [GenerationRequest(p, max_new_tokens=new_tokens, temperature=0.6 if sampling else 0.0,
                                   top_p=0.95 if sampling else 1.0) for p in prompts]
     started = time.perf_counter()
@@ -86,7 +87,7 @@ def main() -> int:
         key = f"{dtype}_{decoding}_b{batch}"
         base = figures.get(f"{dtype}_{decoding}_b1", result)
         result["vs_batch1"] = result["tok_per_s"] / base["tok_per_s"]
-        if decoding == "sample-sort":
+        if decoding == "sample-full":
             result["fast_top_p_speedup"] = figures[f"{dtype}_sample_b{batch}"]["tok_per_s"] / result["tok_per_s"]
         bf16 = figures.get(f"bfloat16_{decoding}_b{batch}")
         if dtype != "bfloat16" and bf16:
@@ -94,7 +95,7 @@ def main() -> int:
         figures[key] = result
         extra = f"  ({result['vs_bf16']:.2f}x bf16)" if "vs_bf16" in result else ""
         if "fast_top_p_speedup" in result:
-            extra = f"  (our top-p is {result['fast_top_p_speedup']:.2f}x faster)"
+            extra = f"  (our sampler is {result['fast_top_p_speedup']:.2f}x faster)"
         print(f"{dtype:9s} {decoding:6s} batch {batch:2d}: {result['tok_per_s']:6.1f} tok/s "
               f"({result['completion_tokens']} tokens in {result['seconds']:.1f} s; "
               f"{result['vs_batch1']:.2f}x batch 1){extra}", flush=True)

@@ -293,8 +293,8 @@ def normalize_record(record: dict, source: dict, row: int, max_chars: int) -> di
     if options:
         listed = "\n".join(f"{_letter(i)}. {o}" for i, o in enumerate(options))
         messages[last_user]["content"] += "\n\n" + listed
-    if starter_code:
-        messages[last_user]["content"] += f"\n\n```python\n{_text(starter_code, 'starter_code')}\n```"
+    if starter_code:  # LeetCode's ends in the empty body's indentation: the block ends at the signature
+        messages[last_user]["content"] += f"\n\n```python\n{_text(starter_code, 'starter_code').rstrip()}\n```"
 
     size = sum(len(m["content"]) for m in messages)
     if size > max_chars:

@@ -11,7 +11,8 @@ with job_log(snakemake.log[0]) as log:
     cache = GenerationCache(config["cache_dir"], teachers.model_identity(teacher))
     log.info("teacher %s (%s), %d queries, cache %s", teacher["name"], cache.model_identity, len(queries), cache.folder)
     backend = teachers.make_backend(teacher)
-    with Verifier.from_config(config, config["verify_processes"] or snakemake.threads) as verifier:
+    shared = {teacher["model"]: backend} if teacher["backend"] == "transformers" else None  # its own judge: load once
+    with Verifier.from_config(config, config["verify_processes"] or snakemake.threads, loaded=shared) as verifier:
         attempts, report = distill(queries, teachers.settings(teacher, config["seed"]), backend, cache, verifier,
                                    teachers.conversation(teacher), config["flush_every"], progress("generate"))
     report.update(teacher=teacher["name"], model=cache.model_identity, sampling_source=teacher["sampling_source"])

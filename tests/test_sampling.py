@@ -1,11 +1,12 @@
-"""TemperatureTopP keeps the nucleus transformers' full-sort warper keeps, without the sort."""
+"""TemperatureTopP keeps the nucleus transformers' full-sort warper keeps, without the sort; NucleusSampler
+draws from that nucleus with the probabilities transformers' sampler gives."""
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-from distillery.generate.sampling import TemperatureTopP
+from distillery.generate.sampling import NucleusSampler, TemperatureTopP
 
 
 def reference(scores: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
@@ -80,3 +81,41 @@ def test_bad_settings_are_refused():
         TemperatureTopP(0.0, 0.9)
     with pytest.raises(ValueError, match="top_p"):
         TemperatureTopP(0.6, 0.0)
+
+
+def drawn_frequencies(sampler, row: torch.Tensor, draws: int) -> torch.Tensor:
+    out = sampler(None, row.expand(draws, -1).clone())
+    assert torch.isfinite(out).sum(-1).eq(1).all() and out.max(-1).values.eq(0).all(), "one token per row, at 0"
+    return torch.bincount(out.argmax(-1), minlength=row.shape[-1]).double() / draws
+
+
+@pytest.mark.parametrize("candidates, top_p", [(1024, 0.9), (4, 0.9), (1024, 1.0)])
+def test_sampler_draws_with_the_nucleus_probabilities(candidates, top_p):
+    """Fast path (nucleus inside the top k), the full-sort fallback (k = 4 < nucleus) and top_p = 1."""
+    torch.manual_seed(0)
+    row = torch.randn(1, 40) * 2
+    expected = reference(row, 0.7, top_p).softmax(-1)[0].double()  # transformers' warpers, then its softmax
+    assert (expected > 0).sum() > 4
+    frequencies = drawn_frequencies(NucleusSampler(0.7, top_p, candidates=candidates), row, 40_000)
+    assert not frequencies[expected == 0].any(), "a token outside the nucleus was drawn"
+    assert (frequencies - expected).abs().max() < 0.012  # ~5 standard errors at 40k draws
+
+
+def test_sampler_repeats_under_a_seed_and_generate_picks_its_draws():
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=4096, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40)
+    prompt = torch.randint(2, 4096, (4, 6))
+
+    def sample(seed):
+        torch.manual_seed(seed)
+        return model.generate(prompt, max_new_tokens=16, do_sample=False, pad_token_id=0, temperature=None, top_p=None,
+                              top_k=None, logits_processor=LogitsProcessorList([NucleusSampler(0.9, 0.95)]))
+
+    first, again, other = sample(3), sample(3), sample(4)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    greedy = model.generate(prompt, max_new_tokens=16, do_sample=False, pad_token_id=0)
+    assert not torch.equal(first, greedy), "generate() decoded greedily past the sampler"

@@ -64,12 +64,13 @@ def test_code_tests_from_json_string_and_nested_fn_name(tmp_path):
     tests = json.dumps([{"input": "[1, 2]", "output": "3", "testtype": "functional"}])
     queries, _, _ = run(tmp_path / "c.jsonl", [{"q": "Add the numbers in the list.", "tests": tests,
                                                "metadata": json.dumps({"func_name": "add"}),
-                                               "starter": "class Solution:\n    def add(self, xs): ..."}],
+                                               "starter": "class Solution:\n    def add(self, xs):\n        "}],
                         "code", prompt="q", tests="tests", fn_name="metadata.func_name", starter_code="starter")
     ref = queries[0]["reference"]
     assert ref["tests"] == [{"input": "[1, 2]", "output": "3", "testtype": "functional"}]
     assert ref["fn_name"] == "add"
-    assert "```python\nclass Solution:" in queries[0]["messages"][0]["content"]
+    # LeetCode's empty body (trailing indentation) is cut: the block ends at the signature
+    assert queries[0]["messages"][0]["content"].endswith("```python\nclass Solution:\n    def add(self, xs):\n```")
 
 
 def test_ifeval_kwargs_drop_nulls_and_must_match_instructions(tmp_path):

@@ -95,6 +95,68 @@ def test_judge_runs_on_a_real_transformers_backend():
     assert len(results) == 3 and all(r.verifier == "judge" and r.detail for r in results)
 
 
+def test_next_token_probabilities_batched_with_padding_equal_one_by_one():
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(tiny_llama_config()).eval()
+    conversations = [[{"role": "user", "content": t}] for t in ("what is two plus two", "hello", "a b c d e f g a b c")]
+    digits = [str(d) for d in range(10)]
+    batched = TransformersBackend(model, tiny_tokenizer(), "tiny-lm", batch_size=3).next_token_probabilities(
+        conversations, "rating ", digits)
+    tokenizer = tiny_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids(digits)
+    for conversation, (probs, mass) in zip(conversations, batched):
+        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True) + "rating "
+        with torch.no_grad():
+            alone = model(**tokenizer(text, return_tensors="pt", add_special_tokens=False)).logits[0, -1].softmax(-1)
+        assert mass == pytest.approx(float(alone[ids].sum()), rel=1e-4)
+        assert probs == pytest.approx((alone[ids] / alone[ids].sum()).tolist(), abs=1e-5)
+    with pytest.raises(ValueError, match="single tokens"):
+        TransformersBackend(model, tokenizer, "tiny-lm").next_token_probabilities(conversations, "", ["two plus"])
+
+
+class ScriptedProbabilities:
+    """Stand-in for a judge LM's next-token probabilities (no instruction-tuned LM installs offline)."""
+
+    model_id = "scripted-judge"
+
+    def __init__(self, distributions):
+        self.distributions = distributions
+        self.seen = []
+
+    def next_token_probabilities(self, conversations, prefix, candidates):
+        self.seen.append((conversations, prefix, candidates))
+        return [(self.distributions.pop(0), 0.9) for _ in conversations]
+
+
+def test_probability_judge_scores_the_expected_rating():
+    certain_nine = [0.0] * 9 + [1.0]
+    split = [0.5] + [0.0] * 8 + [0.5]  # 0 or 9: expected 4.5
+    backend = ScriptedProbabilities([certain_nine, split])
+    judge = JudgeVerifier(backend, scoring="probabilities", threshold=0.5)
+    results = judge.score([QUERY] * 3, [REPLY, "", REPLY])
+    assert [r.score for r in results] == pytest.approx([1.0, 0.0, 0.5])
+    assert [r.passed for r in results] == [True, False, True] and "empty" in results[1].detail
+    (conversations, prefix, candidates), = backend.seen
+    assert len(conversations) == 2 and prefix == "Rating: " and candidates == [str(d) for d in range(10)]
+    assert "0 (wrong or useless) to 9" in conversations[0][-1]["content"]
+    assert "expected rating 9.00/9" in results[0].detail
+    with pytest.raises(ValueError, match="scoring"):
+        JudgeVerifier(backend, scoring="vibes")
+
+
+def test_judge_threshold_wins_over_the_distill_threshold_for_the_judges_verdicts():
+    from distillery.verify import Verifier
+
+    queries = [QUERY, {"category": "math", "reference": {"answer": "5"}, "messages": []}]
+    replies = [REPLY, "<think>x</think><answer>\\boxed{5}</answer>"]
+    backend = ScriptedProbabilities([[0.0] * 4 + [1.0] + [0.0] * 5])  # rating 4: score 0.44
+    config = {"judge": {"model": "judge-lm", "scoring": "probabilities", "threshold": 0.4}, "threshold": 0.95}
+    with Verifier.from_config(config, processes=1, loaded={"judge-lm": backend}) as verifier:  # loads no model
+        judged, math = verifier.score(queries, replies)
+    assert judged.verifier == "judge" and judged.score == pytest.approx(4 / 9) and judged.passed
+    assert math.verifier == "math" and math.score == 1.0 and math.passed
+
+
 def test_transformers_backend_batches_like_single_requests_and_counts_tokens():
     torch.manual_seed(0)
     model = LlamaForCausalLM(tiny_llama_config())

@@ -26,31 +26,48 @@ def _pair(user: str, assistant: str) -> list[dict]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
 
-# One user/assistant pair per category, in the shape the category's verifier reads.
+def _code_pair(task: str, name: str, args: str, returns: str, think: str, body: str) -> list[dict]:
+    """A LeetCode-style task with its starter code, answered by the filled-in method."""
+    head = f"class Solution:\n    def {name}(self, {args}) -> {returns}:"
+    return _pair(f"{task}\n\n```python\n{head}\n```",
+                 f"<think> {think} </think> <answer> ```python\n{head}\n        {body}\n``` </answer>")
+
+
+# User/assistant pairs per category, in the shape the category's verifier reads. The 270M model copies
+# the last example closely, so math and code have several, each as short as the answer it shows.
 FEW_SHOT: dict[str, list[dict]] = {
-    "math": _pair(
-        _with_math_suffix("A shop sells pencils at 3 for $1. How many dollars do 24 pencils cost?"),
-        "<think> 24 pencils are 24 / 3 = 8 groups of three. Each group costs $1, so they cost 8 × 1 = 8 dollars. "
-        "</think> <answer> 24 pencils cost 8 dollars, so the final answer is \\boxed{8}. </answer>",
-    ),
-    "code": _pair(
-        "Given a list of integers nums, return the sum of its even numbers.\n\n"
-        "```python\nclass Solution:\n    def sumEven(self, nums: List[int]) -> int:\n        \n```",
-        "<think> Keep the numbers divisible by 2 and add them up; an empty list gives 0. </think> <answer> "
-        "```python\nfrom typing import List\n\nclass Solution:\n    def sumEven(self, nums: List[int]) -> int:\n"
-        "        return sum(x for x in nums if x % 2 == 0)\n``` </answer>",
-    ),
+    "math": [
+        *_pair(_with_math_suffix("What is 3 + 4?"), "<think> 3 + 4 = 7. </think> <answer> \\boxed{7} </answer>"),
+        *_pair(_with_math_suffix("A bag holds 5 pears. How many pears are in 3 such bags?"),
+               "<think> 3 bags of 5 pears: 3 × 5 = 15. </think> <answer> \\boxed{15} </answer>"),
+        *_pair(_with_math_suffix("Ann has 9 stickers and gives away 4. How many stickers does she have left?"),
+               "<think> She gives 4 of her 9 away: 9 - 4 = 5. </think> <answer> \\boxed{5} </answer>"),
+    ],
+    "code": [
+        *_code_pair("Given a list of integers nums, return the sum of its even numbers.", "sumEven", "nums: List[int]",
+                    "int", "Add up the numbers divisible by 2.", "return sum(x for x in nums if x % 2 == 0)"),
+        *_code_pair("Given a list of integers nums, return its smallest number. The list is never empty.", "smallest",
+                    "nums: List[int]", "int", "min gives the smallest number.", "return min(nums)"),
+        *_code_pair("Given a string s, return it in upper case.", "upper", "s: str", "str",
+                    "str.upper changes every letter.", "return s.upper()"),
+    ],
     "science": _pair(
         "Which gas do plants take in from the air for photosynthesis?\n\n"
         "A. Oxygen\nB. Nitrogen\nC. Carbon dioxide\nD. Helium",
         "<think> Photosynthesis turns carbon dioxide and water into sugar and oxygen, so plants take in carbon "
         "dioxide. </think> <answer> The answer is (C) </answer>",
     ),
-    "if": _pair(
-        "Write a one-sentence slogan for a bicycle shop. Use only lowercase letters.",
-        "<think> One sentence about bicycles, with no capital letters anywhere. </think> <answer> ride further, "
-        "smile wider, and let our bikes carry you there. </answer>",
-    ),
+    "if": [
+        *_pair("Write a short thank-you note to a teacher. Your entire response should be in English, and in all "
+               "capital letters.", "<think> A short note, every letter a capital. </think> <answer> THANK YOU FOR "
+               "YOUR PATIENCE AND FOR MAKING EVERY LESSON FUN. </answer>"),
+        *_pair("Wrap your entire response with double quotation marks. What would you tell someone on a rainy day?",
+               "<think> A kind sentence, inside double quotation marks. </think> <answer> \"Rain does not last forever: "
+               "take an umbrella and enjoy the sound of it.\" </answer>"),
+        *_pair("Write a one-sentence slogan for a bicycle shop. Use only lowercase letters.",
+               "<think> One sentence about bicycles, with no capital letters anywhere. </think> <answer> ride further "
+               "and smile wider on our bikes. </answer>"),
+    ],
     "chat": _pair(
         "How can I remember people's names when I meet them?",
         "<think> Give a few practical habits: repeat the name, link it to an image, use it again. </think> "

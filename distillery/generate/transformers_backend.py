@@ -10,12 +10,12 @@ import torch
 from transformers import LogitsProcessorList
 
 from distillery.generate.backend import GenerationRequest, GenerationResult
-from distillery.generate.sampling import TemperatureTopP
+from distillery.generate.sampling import NucleusSampler
 from distillery.models import checkpoint_dtype, resolve_device, resolve_model
 
 
 class TransformersBackend:
-    """Batches requests that share sampling settings; left padding so that batched and single
+    """Batches requests that share sampling settings, by prompt length; left padding so that batched and single
     generation agree. A request's seed seeds its batch (the first request's seed): requests that must
     be reproducible one by one should be sent with batch_size=1."""
 
@@ -53,10 +53,38 @@ class TransformersBackend:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     @torch.inference_mode()
+    def next_token_probabilities(self, conversations: list[list[dict]], prefix: str,
+                                 candidates: list[str]) -> list[tuple[list[float], float]]:
+        """For each conversation, the reply started with ``prefix``: the probability of each candidate
+        (one token each) as the next token, renormalised over the candidates, and the share of the
+        whole next-token mass they hold. One forward pass, no decoding."""
+        ids = [self.tokenizer.encode(c, add_special_tokens=False) for c in candidates]
+        if any(len(i) != 1 for i in ids):
+            raise ValueError(f"candidates must be single tokens of {self.model_id}: {candidates}")
+        ids = [i[0] for i in ids]
+        texts = [self._prompt(m) + prefix for m in conversations]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[tuple[list[float], float] | None] = [None] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            inputs = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                                    add_special_tokens=False).to(self.model.device)
+            positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # left padding
+            logits = self.model(**inputs, position_ids=positions, logits_to_keep=1).logits[:, -1].float()
+            probs = torch.softmax(logits, dim=-1)[:, ids]
+            for i, row in zip(batch, probs):
+                mass = float(row.sum())
+                out[i] = ((row / mass).tolist() if mass > 0 else [0.0] * len(ids), mass)
+        return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         results: list[GenerationResult | None] = [None] * len(requests)
         key = (lambda i: (requests[i].max_new_tokens, requests[i].temperature, requests[i].top_p, requests[i].stop))
-        order = sorted(range(len(requests)), key=key)
+        # Similar prompts side by side: less padding to prefill, and replies of one kind (one category's
+        # few-shot turns) end at similar lengths, so a batch stops sooner.
+        length = [len(self._prompt(r.messages)) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (key(i), length[i]))
         batches = [list(g) for _, g in groupby(order, key=key)]
         batches = [b[i:i + self.batch_size] for b in batches for i in range(0, len(b), self.batch_size)]
         if self.progress is not None:
@@ -72,13 +100,12 @@ class TransformersBackend:
         inputs = self.tokenizer([self._prompt(r.messages) for r in batch], return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(self.model.device)
         sampling = first.temperature > 0
-        # Temperature and top-p are applied by our own processor (exact, without sorting the
-        # vocabulary at every step); generate() is told to apply neither.
-        warp = LogitsProcessorList([TemperatureTopP(first.temperature, first.top_p)] if sampling else [])
+        # The sampler draws the token itself (temperature, exact top-p, a draw among the nucleus only);
+        # generate() decodes greedily and so picks it.
+        warp = LogitsProcessorList([NucleusSampler(first.temperature, first.top_p)] if sampling else [])
         torch.manual_seed(first.seed)
-        out = self.model.generate(**inputs, max_new_tokens=first.max_new_tokens, do_sample=sampling,
-                                  temperature=1.0 if sampling else None, top_p=1.0 if sampling else None,
-                                  top_k=None, logits_processor=warp, pad_token_id=self.tokenizer.pad_token_id,
+        out = self.model.generate(**inputs, max_new_tokens=first.max_new_tokens, do_sample=False, temperature=None,
+                                  top_p=None, top_k=None, logits_processor=warp, pad_token_id=self.tokenizer.pad_token_id,
                                   stopping_criteria=self._stop_criteria(first.stop))
         width = inputs["input_ids"].shape[1]
         latency = time.perf_counter() - started

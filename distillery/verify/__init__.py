@@ -39,17 +39,21 @@ class Verifier:
     (:class:`~distillery.verify.reward.RewardModelVerifier`, :class:`~distillery.verify.judge.JudgeVerifier`)."""
 
     def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None,
-                 options: dict[str, dict] | None = None, threshold: float | None = None):
-        """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``)."""
+                 options: dict[str, dict] | None = None, threshold: float | None = None,
+                 judge_threshold: float | None = None):
+        """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``);
+        ``judge_threshold``: the judge's own, which wins over it for the judge's verdicts."""
         self.reward, self.judge, self.progress, self.threshold = reward, judge, progress, threshold
+        self.judge_threshold = judge_threshold
         for category, kwargs in (options or {}).items():
             check_options(category, kwargs)
         self.pool = VerifyPool(processes, options=options)
 
     @classmethod
     def from_config(cls, config: dict, processes: int | None = None, progress: Callable | None = None,
-                    options: dict[str, dict] | None = None) -> "Verifier":
-        """From the ``distill`` section's ``judge`` / ``reward_model`` entries (models load here)."""
+                    options: dict[str, dict] | None = None, loaded: dict | None = None) -> "Verifier":
+        """From the ``distill`` section's ``judge`` / ``reward_model`` entries (models load here, except a
+        judge found in ``loaded``, {model path: transformers backend}: a teacher that is its own judge)."""
         reward = judge = None
         if config.get("reward_model"):
             from distillery.verify.reward import RewardModelVerifier
@@ -61,11 +65,12 @@ class Verifier:
             from distillery.generate.transformers_backend import TransformersBackend
             from distillery.verify.judge import JudgeVerifier
 
-            judge = JudgeVerifier(TransformersBackend.load(config["judge"]["model"]),
-                                  max_new_tokens=config["judge"].get("max_new_tokens", 256),
-                                  few_shot=config["judge"].get("few_shot", False))
+            spec = config["judge"]
+            backend = (loaded or {}).get(spec["model"]) or TransformersBackend.load(spec["model"])
+            judge = JudgeVerifier(backend, max_new_tokens=spec.get("max_new_tokens", 256),
+                                  few_shot=spec.get("few_shot", False), scoring=spec.get("scoring", "generate"))
         return cls(processes, reward=reward, judge=judge, progress=progress, options=options,
-                   threshold=config.get("threshold"))
+                   threshold=config.get("threshold"), judge_threshold=(config.get("judge") or {}).get("threshold"))
 
     def __enter__(self):
         return self
@@ -88,9 +93,16 @@ class Verifier:
         undecided = [i for i, r in enumerate(results) if r.undecided]
         if undecided and self.judge is not None:
             self._rescore(self.judge, undecided, queries, responses, results)
-        if self.threshold is not None:
-            results = [replace(r, passed=r.scorable and r.score >= self.threshold) for r in results]
+        if self.threshold is not None or self.judge_threshold is not None:
+            results = [self._rethreshold(r) for r in results]
         return results
+
+    def _rethreshold(self, result: VerifyResult) -> VerifyResult:
+        from distillery.verify.judge import NAME as JUDGE
+
+        own = self.judge_threshold if result.verifier == JUDGE else None
+        threshold = own if own is not None else self.threshold
+        return result if threshold is None else replace(result, passed=result.scorable and result.score >= threshold)
 
     @staticmethod
     def _rescore(verifier, rows: list[int], queries, responses, results: list) -> None:
