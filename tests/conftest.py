@@ -13,6 +13,16 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Acceptance tests (the embedded default end to end, tens of minutes) run only when -m names them."""
+    if "acceptance" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="acceptance test, on demand: pytest -m acceptance")
+    for item in items:
+        if "acceptance" in item.keywords:
+            item.add_marker(skip)
+
+
 def shared_file(name: str) -> Path:
     """A real benchmark/query sample from ../shared/data; the test is skipped when it is absent."""
     path = SHARED_DATA / name
