@@ -77,12 +77,16 @@ def test_bad_shapes_are_refused():
 def test_few_shot_examples_parse_and_verify_shape(category):
     from distillery.verify.parse import split_response
 
-    user, assistant = FEW_SHOT[category]
-    assert (user["role"], assistant["role"]) == ("user", "assistant")
-    parsed = split_response(assistant["content"])
-    assert parsed.think and parsed.answer and parsed.problem is None
-    expected = {"math": "\\boxed{8}", "code": "```python", "science": "The answer is (C)"}.get(category)
-    assert expected is None or expected in parsed.answer
+    turns = FEW_SHOT[category]
+    assert turns and [m["role"] for m in turns] == ["user", "assistant"] * (len(turns) // 2)
+    for user, assistant in zip(turns[::2], turns[1::2]):
+        parsed = split_response(assistant["content"])
+        assert parsed.think and parsed.answer and parsed.problem is None
+        expected = {"math": "\\boxed{", "code": "```python", "science": "The answer is ("}.get(category)
+        assert expected is None or expected in parsed.answer
+        if category == "code":  # the starter code as sources render it (ending at the signature), then filled in
+            signature = user["content"].split("```python\n")[1].removesuffix("\n```")
+            assert signature.endswith(":") and f"```python\n{signature}\n        return " in parsed.answer
 
 
 # --------------------------------------------------------------------------- conversion
