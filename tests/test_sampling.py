@@ -54,15 +54,20 @@ def test_top_p_one_only_scales():
     assert torch.equal(TemperatureTopP(0.5, 1.0)(None, scores.clone()), scores / 0.5)
 
 
-def test_sampled_tokens_equal_transformers_warpers():
-    """Same seed, same model: generate() with our processor draws the tokens its own warpers draw."""
+def peaked_model():
+    """A tiny random LM with a peaked next-token distribution, as a trained LM has, and 4 prompts."""
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=4096, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
     model = LlamaForCausalLM(config).eval()
     with torch.no_grad():
-        model.lm_head.weight.mul_(40)  # a peaked next-token distribution, as a trained LM has
-    prompt = torch.randint(2, 4096, (4, 6))
+        model.lm_head.weight.mul_(40)
+    return model, torch.randint(2, 4096, (4, 6))
+
+
+def test_sampled_tokens_equal_transformers_warpers():
+    """Same seed, same model: generate() with our processor draws the tokens its own warpers draw."""
+    model, prompt = peaked_model()
     common = dict(max_new_tokens=24, do_sample=True, top_k=None, pad_token_id=0)
     torch.manual_seed(7)
     theirs = model.generate(prompt, temperature=0.6, top_p=0.95, **common)
@@ -102,13 +107,7 @@ def test_sampler_draws_with_the_nucleus_probabilities(candidates, top_p):
 
 
 def test_sampler_repeats_under_a_seed_and_generate_picks_its_draws():
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=4096, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
-    model = LlamaForCausalLM(config).eval()
-    with torch.no_grad():
-        model.lm_head.weight.mul_(40)
-    prompt = torch.randint(2, 4096, (4, 6))
+    model, prompt = peaked_model()
 
     def sample(seed):
         torch.manual_seed(seed)
