@@ -43,7 +43,8 @@ def same(a, b) -> bool:
     if a.suffix == ".parquet":
         return comparable(a) == comparable(b)
     if a.suffix == ".csv":
-        rows = [[{k: v for k, v in r.items() if k not in VOLATILE | {"tokens_per_s"}} for r in csv.DictReader(f.read_text().splitlines())]
+        timings = VOLATILE | {"tokens_per_s"}
+        rows = [[{k: v for k, v in r.items() if k not in timings} for r in csv.DictReader(f.read_text().splitlines())]
                 for f in (a, b)]
         return rows[0] == rows[1]
     return a.read_text() == b.read_text()
