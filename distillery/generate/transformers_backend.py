@@ -83,21 +83,22 @@ class TransformersBackend:
         key = (lambda i: (requests[i].max_new_tokens, requests[i].temperature, requests[i].top_p, requests[i].stop))
         # Similar prompts side by side: less padding to prefill, and replies of one kind (one category's
         # few-shot turns) end at similar lengths, so a batch stops sooner.
-        length = [len(self._prompt(r.messages)) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: (key(i), length[i]))
+        prompts = [self._prompt(r.messages) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (key(i), len(prompts[i])))
         batches = [list(g) for _, g in groupby(order, key=key)]
         batches = [b[i:i + self.batch_size] for b in batches for i in range(0, len(b), self.batch_size)]
         if self.progress is not None:
             batches = self.progress(batches, unit="batch")
         for batch in batches:
-            for i, result in zip(batch, self._generate_batch([requests[i] for i in batch])):
+            done = self._generate_batch([requests[i] for i in batch], [prompts[i] for i in batch])
+            for i, result in zip(batch, done):
                 results[i] = result
         return results  # type: ignore[return-value]
 
-    def _generate_batch(self, batch: list[GenerationRequest]) -> list[GenerationResult]:
+    def _generate_batch(self, batch: list[GenerationRequest], prompts: list[str]) -> list[GenerationResult]:
         first = batch[0]
         started = time.perf_counter()
-        inputs = self.tokenizer([self._prompt(r.messages) for r in batch], return_tensors="pt", padding=True,
+        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(self.model.device)
         sampling = first.temperature > 0
         # The sampler draws the token itself (temperature, exact top-p, a draw among the nucleus only);
@@ -105,7 +106,8 @@ class TransformersBackend:
         warp = LogitsProcessorList([NucleusSampler(first.temperature, first.top_p)] if sampling else [])
         torch.manual_seed(first.seed)
         out = self.model.generate(**inputs, max_new_tokens=first.max_new_tokens, do_sample=False, temperature=None,
-                                  top_p=None, top_k=None, logits_processor=warp, pad_token_id=self.tokenizer.pad_token_id,
+                                  top_p=None, top_k=None, logits_processor=warp,
+                                  pad_token_id=self.tokenizer.pad_token_id,
                                   stopping_criteria=self._stop_criteria(first.stop))
         width = inputs["input_ids"].shape[1]
         latency = time.perf_counter() - started
