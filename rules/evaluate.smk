@@ -43,7 +43,7 @@ rule eval_generate:
     wildcard_constraints:
         model=alternatives(EVAL_MODELS),
         benchmark=alternatives(EVAL_BENCHMARKS),
-        shard=r"\d+-of-\d+",
+        shard=SHARD,
     conda:
         generation_env(m.get("backend", "transformers") for m in EVAL_MODELS.values())
     threads: 2
@@ -69,7 +69,7 @@ rule eval_grade:
     wildcard_constraints:
         model=alternatives(EVAL_MODELS),
         benchmark=alternatives(EVAL_BENCHMARKS),
-        shard=r"\d+-of-\d+",
+        shard=SHARD,
     conda:
         "../envs/cpu.yaml"
     threads: 2

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from distillery.verify.judge import NAME as JUDGE
 from distillery.verify.pool import RULE_VERIFIERS, VerifyPool, load_verifier, verify_one
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
@@ -39,12 +40,10 @@ class Verifier:
     (:class:`~distillery.verify.reward.RewardModelVerifier`, :class:`~distillery.verify.judge.JudgeVerifier`)."""
 
     def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None,
-                 options: dict[str, dict] | None = None, threshold: float | None = None,
-                 judge_threshold: float | None = None):
-        """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``);
-        ``judge_threshold``: the judge's own, which wins over it for the judge's verdicts."""
+                 options: dict[str, dict] | None = None, threshold: float | None = None):
+        """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``),
+        except for the verdicts of a judge with a threshold of its own."""
         self.reward, self.judge, self.progress, self.threshold = reward, judge, progress, threshold
-        self.judge_threshold = judge_threshold
         for category, kwargs in (options or {}).items():
             check_options(category, kwargs)
         self.pool = VerifyPool(processes, options=options)
@@ -68,9 +67,10 @@ class Verifier:
             spec = config["judge"]
             backend = (loaded or {}).get(spec["model"]) or TransformersBackend.load(spec["model"])
             judge = JudgeVerifier(backend, max_new_tokens=spec.get("max_new_tokens", 256),
-                                  few_shot=spec.get("few_shot", False), scoring=spec.get("scoring", "generate"))
+                                  few_shot=spec.get("few_shot", False), scoring=spec.get("scoring", "generate"),
+                                  threshold=spec.get("threshold"))
         return cls(processes, reward=reward, judge=judge, progress=progress, options=options,
-                   threshold=config.get("threshold"), judge_threshold=(config.get("judge") or {}).get("threshold"))
+                   threshold=config.get("threshold"))
 
     def __enter__(self):
         return self
@@ -93,16 +93,14 @@ class Verifier:
         undecided = [i for i, r in enumerate(results) if r.undecided]
         if undecided and self.judge is not None:
             self._rescore(self.judge, undecided, queries, responses, results)
-        if self.threshold is not None or self.judge_threshold is not None:
+        if self.threshold is not None:
             results = [self._rethreshold(r) for r in results]
         return results
 
     def _rethreshold(self, result: VerifyResult) -> VerifyResult:
-        from distillery.verify.judge import NAME as JUDGE
-
-        own = self.judge_threshold if result.verifier == JUDGE else None
-        threshold = own if own is not None else self.threshold
-        return result if threshold is None else replace(result, passed=result.scorable and result.score >= threshold)
+        if result.verifier == JUDGE and self.judge is not None and self.judge.threshold is not None:
+            return result  # judged at the judge's own threshold
+        return replace(result, passed=result.scorable and result.score >= self.threshold)
 
     @staticmethod
     def _rescore(verifier, rows: list[int], queries, responses, results: list) -> None:

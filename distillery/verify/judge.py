@@ -75,9 +75,11 @@ def parse_rating(text: str) -> int | None:
 
 
 class JudgeVerifier:
-    """``probabilities`` needs a backend with ``next_token_probabilities`` (the transformers backend)."""
+    """``probabilities`` needs a backend with ``next_token_probabilities`` (the transformers backend).
+    ``threshold``: the judge's own pass threshold (``distill.judge.threshold``), which wins over
+    ``distill.threshold`` for its verdicts; None: none of its own (the paper's 0.9 unless that is set)."""
 
-    def __init__(self, backend: Backend, max_new_tokens: int = 256, threshold: float = PASS_THRESHOLD,
+    def __init__(self, backend: Backend, max_new_tokens: int = 256, threshold: float | None = None,
                  few_shot: bool = False, scoring: str = "generate"):
         if scoring not in SCORINGS:
             raise ValueError(f"judge scoring {scoring!r}: one of {SCORINGS}")
@@ -87,6 +89,10 @@ class JudgeVerifier:
         self.few_shot = few_shot
         self.scoring = scoring
 
+    @property
+    def pass_at(self) -> float:
+        return PASS_THRESHOLD if self.threshold is None else self.threshold
+
     def score(self, queries: list[dict], responses: list[str]) -> list[VerifyResult]:
         results, asks, answers = answers_to_score(responses, NAME)
         if self.scoring == "probabilities":
@@ -95,7 +101,7 @@ class JudgeVerifier:
             for i, (probs, mass) in zip(asks, self.backend.next_token_probabilities(conversations, PREFIX, digits)):
                 expected = sum(d * p for d, p in enumerate(probs))
                 results[i] = VerifyResult.of(expected / 9, NAME, f"expected rating {expected:.2f}/9 by {self.backend.model_id} "
-                                             f"(digits held {mass:.0%} of its next-token probability)", self.threshold)
+                                             f"(digits held {mass:.0%} of its next-token probability)", self.pass_at)
             return results  # type: ignore[return-value]
         requests = [GenerationRequest(judge_messages(queries[i], answer, self.few_shot), max_new_tokens=self.max_new_tokens)
                     for i, answer in zip(asks, answers)]
@@ -105,5 +111,5 @@ class JudgeVerifier:
                 results[i] = VerifyResult.fail(NAME, f"the judge ({self.backend.model_id}) gave no rating: {out.text[-120:]!r}")
             else:
                 results[i] = VerifyResult.of(rating / 10, NAME, f"rated {rating}/10 by {self.backend.model_id}",
-                                             self.threshold)
+                                             self.pass_at)
         return results  # type: ignore[return-value]
