@@ -1,5 +1,5 @@
 # Distillery: the distillation-source study (a-m-team, 2025, arXiv 2505.14464) as one workflow.
-# Rules are declarations; the logic is in the distillery/ package. See README.md and DESIGN.md.
+# Rules are declarations; rules/<stage>.smk runs distillery/<stage>/. See docs/architecture.md.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -28,9 +28,8 @@ rule all:
     input:
         rules.query_shards.output.shards,
         rules.query_report.output,
-        expand("results/distill/{teacher}/summary.json", teacher=TEACHERS),
+        DISTILL_TARGETS,
         CORPORA_TARGETS,
         ANALYSIS_TARGETS,
         TRAIN_TARGETS,
-        rules.table1_accuracy.output,
-        rules.table2_generation_length.output,
+        EVAL_TARGETS,

@@ -3,7 +3,7 @@ them, and perplexity throughput of the local model.
 
 What is measured
 ----------------
-1. ``stats``: :func:`distillery.stats.sample_stats` of one teacher on ``--n`` synthetic samples (default
+1. ``stats``: :func:`distillery.analysis.sample_stats.sample_stats` of one teacher on ``--n`` synthetic samples (default
    1,000,000): the query table (``QUERY``), every attempt (``ATTEMPT``: the accepted one per query and a
    failed one for 20% of them), the corpus (``CORPUS``, 97% of the queries) and its QA rejects (1%).
    Responses are ``<think> … </think> <answer> … </answer>`` of words drawn from the toy query set
@@ -14,12 +14,13 @@ What is measured
    ``results/models/gemma3-270m`` exists (``rule local_model``), else a word-level tokenizer over the
    vocabulary (said in the output). Peak RSS is the worker process's own (``ru_maxrss``); building the
    inputs is not timed but is part of it.
-2. ``figures``: the six figures drawn from those 1M rows (``distillery.figures.style.make``), from the
+2. ``figures``: the six figures drawn from those 1M rows (``distillery.analysis.figures.style.make``), from the
    statistics file, as a figure rule does.
 3. ``baseline``: the same token counts one text at a time (``Tokenizer.encode`` per response, think,
    answer and prompt) on ``--baseline-n`` samples, extrapolated: what batching buys.
 4. ``perplexity``: ``--ppl-n`` responses of mixed length (50-400 tokens) scored by the local model on
-   CPU (bf16): length-bucketed batches under a budget of 1,024 tokens (:func:`distillery.corpus_perplexity.score_responses`)
+   CPU (bf16): length-bucketed batches under a budget of 1,024 tokens
+   (:func:`distillery.corpora.perplexity.score_responses`)
    against fixed batches of 8 in arrival order; response tokens scored per second. Skipped, and said
    so, when the local model is absent (``--ppl-tiny`` uses a tiny random Llama instead).
 
@@ -59,6 +60,7 @@ def peak_rss_gib() -> float:
 def vocabulary(rng=None) -> list[str]:
     """The words of the toy query set (data/queries): English, numbers, LaTeX and code, as a teacher
     writes them; ``rng`` unused (the list is fixed)."""
+
     def strings(value):
         if isinstance(value, str):
             yield value
@@ -86,7 +88,7 @@ def texts(rng, vocab: list[str], mean_words: float, n: int) -> list[str]:
     picks = rng.integers(0, len(vocab), lengths.sum())
     out, at = [], 0
     for length in lengths:
-        out.append(" ".join(vocab[i] for i in picks[at:at + length]))
+        out.append(" ".join(vocab[i] for i in picks[at : at + length]))
         at += length
     return out
 
@@ -103,65 +105,93 @@ def synthetic(n: int, seed: int):
     """(queries, attempts, corpus, rejects, parallel qids, vocabulary) of one teacher, as Arrow tables."""
     import pyarrow as pa
 
-    from distillery.distill import ATTEMPT
-    from distillery.schema import CORPUS, CORPUS_REJECT, QUERY
+    from distillery.core.schema import ATTEMPT, CORPUS, CORPUS_REJECT, QUERY
 
     rng = np.random.default_rng(seed)
     vocab = vocabulary(rng)
     think, answer, prompt = (texts(rng, vocab, m, DISTINCT) for m in (40, 8, 20))
-    response = [f"<think>\n{t}\n</think>\n<answer>\n{a}\n</answer>" for t, a in zip(think, answer)]
+    response = [f"<think>\n{t}\n</think>\n<answer>\n{a}\n</answer>" for t, a in zip(think, answer, strict=True)]
     pick = np.arange(n) % DISTINCT
     qids = [f"{i:032x}" for i in range(n)]
     categories = np.array(["math", "code", "science", "if", "chat", "general"])[rng.integers(0, 6, n)].tolist()
     contents = pa.array([prompt[i] for i in pick], pa.string())
-    messages = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), pa.StructArray.from_arrays(
-        [pa.array(["user"] * n), contents], names=["role", "content"]))
-    queries = pa.table({"qid": qids, "source": pa.array(["synthetic"] * n), "category": categories,
-                        "messages": messages, "reference": pa.nulls(n, QUERY.field("reference").type),
-                        "meta": pa.array(["{}"] * n)}, schema=QUERY)
+    messages = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32)),
+        pa.StructArray.from_arrays([pa.array(["user"] * n), contents], names=["role", "content"]),
+    )
+    queries = pa.table(
+        {
+            "qid": qids,
+            "source": pa.array(["synthetic"] * n),
+            "category": categories,
+            "messages": messages,
+            "reference": pa.nulls(n, QUERY.field("reference").type),
+            "meta": pa.array(["{}"] * n),
+        },
+        schema=QUERY,
+    )
     resp = pa.array([response[i] for i in pick], pa.string())
     th = pa.array([think[i] for i in pick], pa.string())
     an = pa.array([answer[i] for i in pick], pa.string())
     failed = np.flatnonzero(rng.random(n) < 0.2)
     m = len(failed)
-    attempts = pa.table({
-        "qid": pa.concat_arrays([pa.array(qids), pa.array([qids[i] for i in failed])]),
-        "teacher": pa.array(["t"] * (n + m)),
-        "category": categories + [categories[i] for i in failed],
-        "attempt": np.concatenate([np.where(np.isin(np.arange(n), failed), 1, 0), np.zeros(m)]).astype(np.int32),
-        "seed": np.zeros(n + m, np.int64), "key": pa.array(["k"] * (n + m)),
-        "response": pa.concat_arrays([resp, pa.array(["wrong"] * m)]),
-        "think": pa.concat_arrays([th, pa.nulls(m, pa.string())]),
-        "answer": pa.concat_arrays([an, pa.array(["wrong"] * m)]),
-        "finish_reason": pa.array(["stop"] * (n + m)),
-        "prompt_tokens": np.full(n + m, 30, np.int64), "completion_tokens": np.full(n + m, 100, np.int64),
-        "latency_s": np.zeros(n + m), "cached": np.zeros(n + m, bool), "score": np.concatenate([np.ones(n), np.zeros(m)]),
-        "passed": np.concatenate([np.ones(n, bool), np.zeros(m, bool)]), "scorable": np.ones(n + m, bool),
-        "verifier": pa.array(["v"] * (n + m)), "detail": pa.array([""] * (n + m)),
-        "accepted": np.concatenate([np.ones(n, bool), np.zeros(m, bool)]),
-    }, schema=ATTEMPT)
+    attempts = pa.table(
+        {
+            "qid": pa.concat_arrays([pa.array(qids), pa.array([qids[i] for i in failed])]),
+            "teacher": pa.array(["t"] * (n + m)),
+            "category": categories + [categories[i] for i in failed],
+            "attempt": np.concatenate([np.where(np.isin(np.arange(n), failed), 1, 0), np.zeros(m)]).astype(np.int32),
+            "seed": np.zeros(n + m, np.int64),
+            "key": pa.array(["k"] * (n + m)),
+            "response": pa.concat_arrays([resp, pa.array(["wrong"] * m)]),
+            "think": pa.concat_arrays([th, pa.nulls(m, pa.string())]),
+            "answer": pa.concat_arrays([an, pa.array(["wrong"] * m)]),
+            "finish_reason": pa.array(["stop"] * (n + m)),
+            "prompt_tokens": np.full(n + m, 30, np.int64),
+            "completion_tokens": np.full(n + m, 100, np.int64),
+            "latency_s": np.zeros(n + m),
+            "cached": np.zeros(n + m, bool),
+            "score": np.concatenate([np.ones(n), np.zeros(m)]),
+            "scorable": np.ones(n + m, bool),
+            "verifier": pa.array(["v"] * (n + m)),
+            "detail": pa.array([""] * (n + m)),
+            "accepted": np.concatenate([np.ones(n, bool), np.zeros(m, bool)]),
+        },
+        schema=ATTEMPT,
+    )
     outcome = rng.random(n)
     kept_idx, reject_idx = np.flatnonzero(outcome < 0.97), np.flatnonzero((outcome >= 0.97) & (outcome < 0.98))
 
     def corpus_rows(idx, schema, extra):
         take = pa.array(idx)
         cols = {c: queries[c].take(take) for c in QUERY.names}
-        cols.update(teacher=pa.array(["t"] * len(idx)), attempt=pa.array(np.zeros(len(idx), np.int32)),
-                    response=resp.take(take), think=th.take(take), answer=an.take(take),
-                    score=pa.array(np.ones(len(idx))), verifier=pa.array(["v"] * len(idx)),
-                    prompt_tokens=pa.array(np.full(len(idx), 30)), completion_tokens=pa.array(np.full(len(idx), 100)),
-                    ppl=pa.array(rng.lognormal(1, 0.3, len(idx))), **extra)
+        cols.update(
+            teacher=pa.array(["t"] * len(idx)),
+            attempt=pa.array(np.zeros(len(idx), np.int32)),
+            response=resp.take(take),
+            think=th.take(take),
+            answer=an.take(take),
+            score=pa.array(np.ones(len(idx))),
+            verifier=pa.array(["v"] * len(idx)),
+            prompt_tokens=pa.array(np.full(len(idx), 30)),
+            completion_tokens=pa.array(np.full(len(idx), 100)),
+            ppl=pa.array(rng.lognormal(1, 0.3, len(idx))),
+            **extra,
+        )
         return pa.table(cols, schema=schema)
 
     corpus = corpus_rows(kept_idx, CORPUS, {})
-    rejects = corpus_rows(reject_idx, CORPUS_REJECT, {"reason": pa.array(["repetition"] * len(reject_idx)),
-                                                      "detail": pa.array(["x"] * len(reject_idx))})
+    rejects = corpus_rows(
+        reject_idx,
+        CORPUS_REJECT,
+        {"reason": pa.array(["repetition"] * len(reject_idx)), "detail": pa.array(["x"] * len(reject_idx))},
+    )
     parallel = pa.array([qids[i] for i in kept_idx[: int(0.9 * len(kept_idx))]])
     return queries, attempts, corpus, rejects, parallel, vocab
 
 
 def tokenizer_for(vocab):
-    from distillery.tokens import load_tokenizer
+    from distillery.analysis.token_counts import load_tokenizer
 
     if LOCAL_MODEL.exists():
         return load_tokenizer(str(LOCAL_MODEL)), "Gemma 3 270M (local model's tokenizer.json)"
@@ -171,7 +201,7 @@ def tokenizer_for(vocab):
 def worker_stats(args) -> dict:
     import pyarrow.parquet as pq
 
-    from distillery.stats import sample_stats
+    from distillery.analysis.sample_stats import sample_stats
 
     t0 = time.perf_counter()
     queries, attempts, corpus, rejects, parallel, vocab = synthetic(args.n, args.seed)
@@ -183,10 +213,18 @@ def worker_stats(args) -> dict:
     stats_s = time.perf_counter() - t0
     tokens = sum(int(pa_sum(stats[c])) for c in ("response_tokens", "prompt_tokens"))
     pq.write_table(stats, args.stats_path)
-    return {"n": args.n, "tokenizer": which, "build_s": build_s, "rss_inputs_gib": rss_inputs, "stats_s": stats_s,
-            "samples_per_s": args.n / stats_s, "tokens_counted": tokens, "tokens_per_s": tokens / stats_s,
-            "mean_response_tokens": float(np.nanmean(stats["response_tokens"].to_numpy(zero_copy_only=False))),
-            "peak_rss_gib": peak_rss_gib()}
+    return {
+        "n": args.n,
+        "tokenizer": which,
+        "build_s": build_s,
+        "rss_inputs_gib": rss_inputs,
+        "stats_s": stats_s,
+        "samples_per_s": args.n / stats_s,
+        "tokens_counted": tokens,
+        "tokens_per_s": tokens / stats_s,
+        "mean_response_tokens": float(np.nanmean(stats["response_tokens"].to_numpy(zero_copy_only=False))),
+        "peak_rss_gib": peak_rss_gib(),
+    }
 
 
 def pa_sum(column):
@@ -196,16 +234,37 @@ def pa_sum(column):
 
 
 def worker_figures(args) -> dict:
-    from distillery.figures import (fig2_category_distribution, fig3_math_token_spans, fig4_token_counts,
-                                    fig5_perplexity, fig7_attempts, fig8_cost)
-    from distillery.figures.style import make
+    from distillery.analysis.figures import (
+        fig2_category_distribution,
+        fig3_math_token_spans,
+        fig4_token_counts,
+        fig5_perplexity,
+        fig7_attempts,
+        fig8_cost,
+    )
+    from distillery.analysis.figures.style import make
 
-    style = {"font_size": 8, "dpi": 200, "corpus": "parallel", "bin_width": 32, "bins": 10, "max_attempts_shown": 4,
-             "teacher_labels": {}, "width": 7.0, "height": 3.2}
+    style = {
+        "font_size": 8,
+        "dpi": 200,
+        "corpus": "parallel",
+        "bin_width": 32,
+        "bins": 10,
+        "max_attempts_shown": 4,
+        "teacher_labels": {},
+        "width": 7.0,
+        "height": 3.2,
+    }
     seconds = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for module in (fig2_category_distribution, fig3_math_token_spans, fig4_token_counts, fig5_perplexity,
-                       fig7_attempts, fig8_cost):
+        for module in (
+            fig2_category_distribution,
+            fig3_math_token_spans,
+            fig4_token_counts,
+            fig5_perplexity,
+            fig7_attempts,
+            fig8_cost,
+        ):
             name = module.__name__.rsplit(".", 1)[-1]
             out = types.SimpleNamespace(**{k: Path(tmp) / f"{name}.{k}" for k in ("pdf", "png", "csv")})
             t0 = time.perf_counter()
@@ -230,8 +289,7 @@ def worker_baseline(args) -> dict:
 def worker_perplexity(args) -> dict:
     import torch
 
-    from distillery.corpus_perplexity import load_model, score_responses
-    from distillery.verify.perplexity import response_perplexities
+    from distillery.corpora.perplexity import load_model, response_perplexities, score_responses
 
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(args.seed)
@@ -243,39 +301,77 @@ def worker_perplexity(args) -> dict:
 
         tok = word_tokenizer(vocabulary(rng))
         tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<unk>")
-        model = LlamaForCausalLM(LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=128,
-                                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)).eval()
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=tok.get_vocab_size(),
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+            )
+        ).eval()
         which = "tiny random Llama (local model absent), float32, CPU"
     vocab = vocabulary(rng)
     words = rng.integers(40, 320, args.ppl_n)  # ~50-400 tokens
     responses = [" ".join(vocab[i] for i in rng.integers(0, len(vocab), w)) for w in words]
     prompts = ["Question: " + " ".join(vocab[i] for i in rng.integers(0, len(vocab), 20)) + "\nAnswer:"] * args.ppl_n
     t0 = time.perf_counter()
-    ppl, scored = score_responses(model, tokenizer, prompts, responses, batch_size=8, batch_tokens=1024, max_tokens=1024)
+    ppl, scored = score_responses(
+        model, tokenizer, prompts, responses, batch_size=8, batch_tokens=1024, max_tokens=1024
+    )
     bucketed_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     naive = []
     for s in range(0, args.ppl_n, 8):
-        naive += response_perplexities(model, tokenizer, prompts[s:s + 8], responses[s:s + 8], batch_size=8,
-                                       max_tokens=1024)
+        naive += response_perplexities(
+            model, tokenizer, prompts[s : s + 8], responses[s : s + 8], batch_size=8, max_tokens=1024
+        )
     naive_s = time.perf_counter() - t0
-    agree = max(abs(a - b) / b for a, b in zip(ppl, naive) if a is not None)
+    agree = max(abs(a - b) / b for a, b in zip(ppl, naive, strict=True) if a is not None)
     tokens = sum(scored)
-    return {"model": which, "responses": args.ppl_n, "response_tokens": tokens, "bucketed_s": bucketed_s,
-            "bucketed_tokens_per_s": tokens / bucketed_s, "fixed_s": naive_s, "fixed_tokens_per_s": tokens / naive_s,
-            "max_relative_difference": agree, "peak_rss_gib": peak_rss_gib()}
+    return {
+        "model": which,
+        "responses": args.ppl_n,
+        "response_tokens": tokens,
+        "bucketed_s": bucketed_s,
+        "bucketed_tokens_per_s": tokens / bucketed_s,
+        "fixed_s": naive_s,
+        "fixed_tokens_per_s": tokens / naive_s,
+        "max_relative_difference": agree,
+        "peak_rss_gib": peak_rss_gib(),
+    }
 
 
-WORKERS = {"stats": worker_stats, "figures": worker_figures, "baseline": worker_baseline,
-           "perplexity": worker_perplexity}
+WORKERS = {
+    "stats": worker_stats,
+    "figures": worker_figures,
+    "baseline": worker_baseline,
+    "perplexity": worker_perplexity,
+}
 
 
 def run_worker(name: str, args) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         result = f.name
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--result", result, "--n", str(args.n),
-           "--seed", str(args.seed), "--ppl-n", str(args.ppl_n), "--baseline-n", str(args.baseline_n),
-           "--stats-path", str(args.stats_path)] + (["--ppl-tiny"] if args.ppl_tiny else [])
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--result",
+        result,
+        "--n",
+        str(args.n),
+        "--seed",
+        str(args.seed),
+        "--ppl-n",
+        str(args.ppl_n),
+        "--baseline-n",
+        str(args.baseline_n),
+        "--stats-path",
+        str(args.stats_path),
+    ] + (["--ppl-tiny"] if args.ppl_tiny else [])
     try:
         subprocess.run(cmd, check=True, cwd=ROOT)
         return json.loads(Path(result).read_text())
@@ -304,29 +400,40 @@ def main(argv: list[str] | None = None) -> int:
         args.stats_path = Path(tmp) / "stats.parquet"
         figures = {"stats": run_worker("stats", args)}
         s = figures["stats"]
-        print(f"statistics of {s['n']:,} samples ({s['tokenizer']}): {s['stats_s']:.1f} s, "
-              f"{s['samples_per_s']:,.0f} samples/s, {s['tokens_per_s'] / 1e6:.2f}M tokens/s "
-              f"(mean response {s['mean_response_tokens']:.0f} tokens), peak RSS {s['peak_rss_gib']:.2f} GiB "
-              f"(inputs alone {s['rss_inputs_gib']:.2f}); target < {TARGET_SECONDS:.0f} s: "
-              f"{'PASS' if s['stats_s'] < TARGET_SECONDS else 'FAIL'}", flush=True)
+        print(
+            f"statistics of {s['n']:,} samples ({s['tokenizer']}): {s['stats_s']:.1f} s, "
+            f"{s['samples_per_s']:,.0f} samples/s, {s['tokens_per_s'] / 1e6:.2f}M tokens/s "
+            f"(mean response {s['mean_response_tokens']:.0f} tokens), peak RSS {s['peak_rss_gib']:.2f} GiB "
+            f"(inputs alone {s['rss_inputs_gib']:.2f}); target < {TARGET_SECONDS:.0f} s: "
+            f"{'PASS' if s['stats_s'] < TARGET_SECONDS else 'FAIL'}",
+            flush=True,
+        )
         if not args.skip_figures:
             figures["figures"] = f = run_worker("figures", args)
-            print("figures from those statistics: " + ", ".join(f"{k.split('_')[0]} {v:.1f} s"
-                                                               for k, v in f["seconds"].items())
-                  + f"; peak RSS {f['peak_rss_gib']:.2f} GiB", flush=True)
+            print(
+                "figures from those statistics: "
+                + ", ".join(f"{k.split('_')[0]} {v:.1f} s" for k, v in f["seconds"].items())
+                + f"; peak RSS {f['peak_rss_gib']:.2f} GiB",
+                flush=True,
+            )
     if args.baseline_n:
         figures["baseline"] = b = run_worker("baseline", args)
-        print(f"one text at a time: {b['samples_per_s']:,.0f} samples/s on {b['n']:,} samples "
-              f"({s['samples_per_s'] / b['samples_per_s']:.1f}x slower than the batched statistics)", flush=True)
+        print(
+            f"one text at a time: {b['samples_per_s']:,.0f} samples/s on {b['n']:,} samples "
+            f"({s['samples_per_s'] / b['samples_per_s']:.1f}x slower than the batched statistics)",
+            flush=True,
+        )
     if args.ppl_n:
         if not LOCAL_MODEL.exists() and not args.ppl_tiny:
             print(f"perplexity: skipped, {LOCAL_MODEL} is absent (snakemake results/models/gemma3-270m, or --ppl-tiny)")
         else:
             figures["perplexity"] = p = run_worker("perplexity", args)
-            print(f"perplexity, {p['model']}: {p['responses']} responses, {p['response_tokens']:,} response tokens: "
-                  f"length-bucketed {p['bucketed_tokens_per_s']:.0f} tokens/s ({p['bucketed_s']:.1f} s), fixed "
-                  f"batches of 8 {p['fixed_tokens_per_s']:.0f} tokens/s ({p['fixed_s']:.1f} s); largest relative "
-                  f"difference {p['max_relative_difference']:.1e}; peak RSS {p['peak_rss_gib']:.2f} GiB")
+            print(
+                f"perplexity, {p['model']}: {p['responses']} responses, {p['response_tokens']:,} response tokens: "
+                f"length-bucketed {p['bucketed_tokens_per_s']:.0f} tokens/s ({p['bucketed_s']:.1f} s), fixed "
+                f"batches of 8 {p['fixed_tokens_per_s']:.0f} tokens/s ({p['fixed_s']:.1f} s); largest relative "
+                f"difference {p['max_relative_difference']:.1e}; peak RSS {p['peak_rss_gib']:.2f} GiB"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))

@@ -66,8 +66,19 @@ evaluate:
 
 def smk(workdir: Path, *args: str, timeout: float = 1800) -> tuple[float, float, str]:
     """Wall and CPU seconds (user + system, this machine is shared: wall time varies 2-3x) of one command."""
-    cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), "--snakefile", str(workdir / "Snakefile"),
-           *args, "--configfile", "configs/paper.yaml", "bench.yaml"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--directory",
+        str(workdir),
+        "--snakefile",
+        str(workdir / "Snakefile"),
+        *args,
+        "--configfile",
+        "configs/paper.yaml",
+        "bench.yaml",
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
@@ -88,10 +99,13 @@ def directory_outputs(workdir: Path) -> dict[str, list[bool]]:
     os.chdir(workdir)
     try:
         with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-            wf = api.workflow(resource_settings=ResourceSettings(), storage_settings=StorageSettings(),
-                              config_settings=ConfigSettings(configfiles=[Path("configs/paper.yaml"),
-                                                                          Path("bench.yaml")]),
-                              snakefile=Path("Snakefile"), workdir=Path("."))
+            wf = api.workflow(
+                resource_settings=ResourceSettings(),
+                storage_settings=StorageSettings(),
+                config_settings=ConfigSettings(configfiles=[Path("configs/paper.yaml"), Path("bench.yaml")]),
+                snakefile=Path("Snakefile"),
+                workdir=Path("."),
+            )
             return {r.name: [o.is_directory for o in r.output] for r in wf._workflow.rules}
     finally:
         os.chdir(cwd)
@@ -105,7 +119,7 @@ def planned_outputs(dry_run: str) -> list[tuple[str, list[str]]]:
         if m:
             rule = m.group(1)
         elif rule and line.startswith("    output: "):
-            jobs.append((rule, line[len("    output: "):].split(", ")))
+            jobs.append((rule, line[len("    output: ") :].split(", ")))
             rule = None
     return jobs
 
@@ -117,7 +131,7 @@ def fake_outputs(workdir: Path, jobs, dirs: dict[str, list[bool]]) -> int:
         for i, out in enumerate(outputs):
             path = workdir / out
             path.parent.mkdir(parents=True, exist_ok=True)
-            if dirs.get(rule, [])[i:i + 1] == [True]:
+            if dirs.get(rule, [])[i : i + 1] == [True]:
                 path.mkdir(exist_ok=True)
                 (path / "fake").touch()
             else:
@@ -150,18 +164,31 @@ def main() -> None:
     if "Nothing to be done" not in out:
         raise SystemExit(f"the rerun is not a no-op:\n{out[-3000:]}")
     noop_dry_s, noop_dry_cpu, _ = smk(workdir, "--dry-run", "all")
-    figures = {"shards": args.shards, "jobs": n_jobs, "outputs": n_files, "dag_dry_run_s": round(dag_s, 2),
-               "dag_dry_run_cpu_s": round(dag_cpu, 2), "touch_s": round(touch_s, 2), "noop_rerun_s": round(noop_s, 2),
-               "noop_rerun_cpu_s": round(noop_cpu, 2), "noop_dry_run_s": round(noop_dry_s, 2),
-               "noop_dry_run_cpu_s": round(noop_dry_cpu, 2), "cores": os.cpu_count(),
-               "load_average_1min": round(os.getloadavg()[0], 1)}
+    figures = {
+        "shards": args.shards,
+        "jobs": n_jobs,
+        "outputs": n_files,
+        "dag_dry_run_s": round(dag_s, 2),
+        "dag_dry_run_cpu_s": round(dag_cpu, 2),
+        "touch_s": round(touch_s, 2),
+        "noop_rerun_s": round(noop_s, 2),
+        "noop_rerun_cpu_s": round(noop_cpu, 2),
+        "noop_dry_run_s": round(noop_dry_s, 2),
+        "noop_dry_run_cpu_s": round(noop_dry_cpu, 2),
+        "cores": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+    }
     print()
     print(f"| {args.shards} shards x 3 teachers, {n_jobs} jobs | wall s | CPU s | target (wall) |")
     print("| --- | ---: | ---: | --- |")
-    print(f"| DAG (dry run, nothing built) | {dag_s:.1f} | {dag_cpu:.1f} | < {TARGET_DAG_S:.0f} s "
-          f"{'PASS' if dag_s < TARGET_DAG_S else 'FAIL'} |")
-    print(f"| no-op rerun (everything up to date) | {noop_s:.1f} | {noop_cpu:.1f} | < {TARGET_NOOP_S:.0f} s "
-          f"{'PASS' if noop_s < TARGET_NOOP_S else 'FAIL'} |")
+    print(
+        f"| DAG (dry run, nothing built) | {dag_s:.1f} | {dag_cpu:.1f} | < {TARGET_DAG_S:.0f} s "
+        f"{'PASS' if dag_s < TARGET_DAG_S else 'FAIL'} |"
+    )
+    print(
+        f"| no-op rerun (everything up to date) | {noop_s:.1f} | {noop_cpu:.1f} | < {TARGET_NOOP_S:.0f} s "
+        f"{'PASS' if noop_s < TARGET_NOOP_S else 'FAIL'} |"
+    )
     print(f"| no-op dry run | {noop_dry_s:.1f} | {noop_dry_cpu:.1f} | |")
     print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
     if args.json:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from distillery.artifacts import write_parquet
-from distillery.canonical import qid
-from distillery.distill import TeacherSettings, distill
-from distillery.generate.backend import GenerationRequest, GenerationResult
-from distillery.generate.cache import SEGMENT_SCHEMA, GenerationCache
+from distillery.core.artifacts import write_parquet
+from distillery.core.canonical import qid
+from distillery.distill.verify_and_retry import TeacherSettings, distill
+from distillery.generation.backend import GenerationRequest, GenerationResult
+from distillery.generation.cache import SEGMENT_SCHEMA, GenerationCache
 from distillery.verify import Verifier
 
 
@@ -37,8 +37,16 @@ class SleepingModel:
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         time.sleep(self.seconds_per_batch)
         self.busy_s += self.seconds_per_batch
-        return [GenerationResult(f"<think>{'x ' * 300}</think><answer>\\boxed{{{r.seed % 2}}}</answer>", "stop", 50, 300,
-                                 self.seconds_per_batch) for r in requests]
+        return [
+            GenerationResult(
+                f"<think>{'x ' * 300}</think><answer>\\boxed{{{r.seed % 2}}}</answer>",
+                "stop",
+                50,
+                300,
+                self.seconds_per_batch,
+            )
+            for r in requests
+        ]
 
 
 def fill_cache(cache: GenerationCache, entries: int, per_segment: int = 50_000) -> float:
@@ -46,9 +54,17 @@ def fill_cache(cache: GenerationCache, entries: int, per_segment: int = 50_000) 
     text = "<think>" + "reasoning " * 40 + "</think><answer>42</answer>"
     for start in range(0, entries, per_segment):
         n = min(per_segment, entries - start)
-        table = pa.table({"key": [f"{i:032x}" for i in range(start, start + n)], "text": [text] * n,
-                          "finish_reason": ["stop"] * n, "prompt_tokens": [100] * n, "completion_tokens": [400] * n,
-                          "latency_s": [1.0] * n}, schema=SEGMENT_SCHEMA)
+        table = pa.table(
+            {
+                "key": [f"{i:032x}" for i in range(start, start + n)],
+                "text": [text] * n,
+                "finish_reason": ["stop"] * n,
+                "prompt_tokens": [100] * n,
+                "completion_tokens": [400] * n,
+                "latency_s": [1.0] * n,
+            },
+            schema=SEGMENT_SCHEMA,
+        )
         write_parquet(table, cache.folder / f"bench-{start // per_segment:06d}.parquet")
     return time.perf_counter() - started
 
@@ -71,9 +87,11 @@ def main() -> int:
         found = cache.lookup(wanted)
         elapsed = time.perf_counter() - started
         figures.update(lookup_s=elapsed, lookup_ms_per_request=1000 * elapsed / len(wanted), found=len(found))
-        print(f"cache: {args.entries:,} entries in {len(list(cache.folder.glob('*.parquet')))} segments; "
-              f"lookup of {len(wanted):,} keys ({len(found):,} hits): {elapsed:.2f} s = "
-              f"{figures['lookup_ms_per_request']:.3f} ms per request")
+        print(
+            f"cache: {args.entries:,} entries in {len(list(cache.folder.glob('*.parquet')))} segments; "
+            f"lookup of {len(wanted):,} keys ({len(found):,} hits): {elapsed:.2f} s = "
+            f"{figures['lookup_ms_per_request']:.3f} ms per request"
+        )
 
     queries = []
     for i in range(args.queries):
@@ -94,16 +112,25 @@ def main() -> int:
         verifier.score = timed_score
         model = SleepingModel(args.seconds_per_batch)
         started = time.perf_counter()
-        _, report = distill(queries, teacher, model, GenerationCache(tmp, "bench"), verifier, lambda q: q["messages"],
-                            flush_every=32)
+        _, report = distill(
+            queries, teacher, model, GenerationCache(tmp, "bench"), verifier, lambda q: q["messages"], flush_every=32
+        )
         wall = time.perf_counter() - started
     overhead = wall - model.busy_s - verify_time[0]
-    figures.update(loop_wall_s=wall, generation_s=model.busy_s, verify_s=verify_time[0], overhead_s=overhead,
-                   overhead_ratio=overhead / model.busy_s, generated=report["generated"])
-    print(f"loop: {report['generated']} generations in {report['attempts']} attempts; wall {wall:.2f} s = generation "
-          f"{model.busy_s:.2f} s + verification {verify_time[0]:.2f} s + loop {overhead:.3f} s "
-          f"({100 * overhead / model.busy_s:.2f}% of generation; target < 2%: "
-          f"{'PASS' if overhead / model.busy_s < 0.02 else 'FAIL'})")
+    figures.update(
+        loop_wall_s=wall,
+        generation_s=model.busy_s,
+        verify_s=verify_time[0],
+        overhead_s=overhead,
+        overhead_ratio=overhead / model.busy_s,
+        generated=report["generated"],
+    )
+    print(
+        f"loop: {report['generated']} generations in {report['attempts']} attempts; wall {wall:.2f} s = generation "
+        f"{model.busy_s:.2f} s + verification {verify_time[0]:.2f} s + loop {overhead:.3f} s "
+        f"({100 * overhead / model.busy_s:.2f}% of generation; target < 2%: "
+        f"{'PASS' if overhead / model.busy_s < 0.02 else 'FAIL'})"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

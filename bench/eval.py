@@ -21,12 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from distillery.evaluate.grade import grade_texts
+from distillery.evaluate.grading import grade_texts
 from distillery.evaluate.passk import summarize
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-FILLER = ("Let me reconsider the constraint $a_n = a_{n-1} + 2n$ and check small cases: "
-          "for $n = 1, 2, 3$ we get $3, 7, 13$, so the pattern $n^2 + n + 1$ fits. ")
+FILLER = (
+    "Let me reconsider the constraint $a_n = a_{n-1} + 2n$ and check small cases: "
+    "for $n = 1, 2, 3$ we get $3, 7, 13$, so the pattern $n^2 + n + 1$ fits. "
+)
 
 
 def aime_problems() -> list[dict]:
@@ -64,14 +66,25 @@ def code_problems(n: int = 100) -> list[dict]:
     problems = []
     for i in range(n):
         if i % 2:
-            tests = [{"input": f"{a} {a + i}\n", "output": f"{a * (a + i) + i}\n", "testtype": "stdin"} for a in range(10)]
-            problems.append({"problem_id": f"stdin-{i}", "category": "code", "reference": {"tests": tests, "fn_name": None},
-                             "k": i})
+            tests = [
+                {"input": f"{a} {a + i}\n", "output": f"{a * (a + i) + i}\n", "testtype": "stdin"} for a in range(10)
+            ]
+            problems.append(
+                {"problem_id": f"stdin-{i}", "category": "code", "reference": {"tests": tests, "fn_name": None}, "k": i}
+            )
         else:
-            tests = [{"input": f"{a}\n{a + i}", "output": json.dumps(a * (a + i) + i), "testtype": "functional"}
-                     for a in range(10)]
-            problems.append({"problem_id": f"call-{i}", "category": "code",
-                             "reference": {"tests": tests, "fn_name": "solve"}, "k": i})
+            tests = [
+                {"input": f"{a}\n{a + i}", "output": json.dumps(a * (a + i) + i), "testtype": "functional"}
+                for a in range(10)
+            ]
+            problems.append(
+                {
+                    "problem_id": f"call-{i}",
+                    "category": "code",
+                    "reference": {"tests": tests, "fn_name": "solve"},
+                    "k": i,
+                }
+            )
     return problems
 
 
@@ -103,21 +116,31 @@ def code_samples(problems: list[dict], n: int) -> tuple[list[dict], list[str]]:
 
 
 def run(name: str, queries: list[dict], texts: list[str], processes: int) -> dict:
-    grade_texts(queries[:processes * 2], texts[:processes * 2], processes)  # warm the imports
+    grade_texts(queries[: processes * 2], texts[: processes * 2], processes)  # warm the imports
     started = time.perf_counter()
     marks = grade_texts(queries, texts, processes)
     graded = time.perf_counter() - started
-    rows = [{**m, "completion_tokens": len(t) // 4, "finish_reason": "stop", "cached": False}
-            for m, t in zip(marks, texts)]
+    rows = [
+        {**m, "completion_tokens": len(t) // 4, "finish_reason": "stop", "cached": False}
+        for m, t in zip(marks, texts, strict=True)
+    ]
     started = time.perf_counter()
     scores = summarize(rows)
     scored = time.perf_counter() - started
     rate = len(texts) / graded
-    print(f"{name:5s} {len(texts):5d} samples ({len({q['problem_id'] for q in queries})} problems): graded in "
-          f"{graded:6.1f} s = {rate:7.1f} samples/s on {processes} processes; scored in {scored * 1000:.0f} ms; "
-          f"pass@1 {scores['pass@1']:.3f}", flush=True)
-    return {"samples": len(texts), "grade_s": graded, "samples_per_s": rate, "score_s": scored,
-            "pass@1": scores["pass@1"]}
+    print(
+        f"{name:5s} {len(texts):5d} samples ({len({q['problem_id'] for q in queries})} problems): graded in "
+        f"{graded:6.1f} s = {rate:7.1f} samples/s on {processes} processes; scored in {scored * 1000:.0f} ms; "
+        f"pass@1 {scores['pass@1']:.3f}",
+        flush=True,
+    )
+    return {
+        "samples": len(texts),
+        "grade_s": graded,
+        "samples_per_s": rate,
+        "score_s": scored,
+        "pass@1": scores["pass@1"],
+    }
 
 
 def main() -> int:
@@ -128,13 +151,20 @@ def main() -> int:
     parser.add_argument("--code-problems", type=int, default=100)
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
-    figures = {"aime": run("aime", *aime_samples(aime_problems(), args.aime_samples), args.processes),
-               "code": run("code", *code_samples(code_problems(args.code_problems), args.code_samples), args.processes)}
-    expected = {"aime": sum(s % 6 < 2 for s in range(args.aime_samples)) / args.aime_samples,
-                "code": sum(code_kind(s, args.code_samples) == "right" for s in range(args.code_samples)) / args.code_samples}
+    figures = {
+        "aime": run("aime", *aime_samples(aime_problems(), args.aime_samples), args.processes),
+        "code": run("code", *code_samples(code_problems(args.code_problems), args.code_samples), args.processes),
+    }
+    expected = {
+        "aime": sum(s % 6 < 2 for s in range(args.aime_samples)) / args.aime_samples,
+        "code": sum(code_kind(s, args.code_samples) == "right" for s in range(args.code_samples)) / args.code_samples,
+    }
     for name, want in expected.items():
         if abs(figures[name]["pass@1"] - want) > 0.02:
-            print(f"{name}: pass@1 {figures[name]['pass@1']:.3f}, expected {want:.3f}: the grader is wrong", file=sys.stderr)
+            print(
+                f"{name}: pass@1 {figures[name]['pass@1']:.3f}, expected {want:.3f}: the grader is wrong",
+                file=sys.stderr,
+            )
             return 1
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")

@@ -29,21 +29,25 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from distillery.canonical import qid  # noqa: E402
-from distillery.distill import TeacherSettings, distill  # noqa: E402
-from distillery.generate.backend import GenerationRequest  # noqa: E402
-from distillery.generate.cache import GenerationCache  # noqa: E402
-from distillery.generate.prompting import FEW_SHOT, STOP, SYSTEM_PROMPT, build_messages  # noqa: E402
-from distillery.generate.transformers_backend import TransformersBackend  # noqa: E402
-from distillery.sources import ingest  # noqa: E402
+from distillery.core.canonical import qid  # noqa: E402
+from distillery.core.prompts import FEW_SHOT, STOP, SYSTEM_PROMPT, build_messages  # noqa: E402
+from distillery.distill.verify_and_retry import TeacherSettings, distill  # noqa: E402
+from distillery.generation.backend import GenerationRequest  # noqa: E402
+from distillery.generation.cache import GenerationCache  # noqa: E402
+from distillery.generation.transformers_backend import TransformersBackend  # noqa: E402
+from distillery.queries.sources import ingest  # noqa: E402
 from distillery.verify import Verifier  # noqa: E402
 
 
 def demo_queries(n: int) -> list[dict]:
     """n distinct queries from the toy sources (repeats get a suffix, hence a new qid)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    base = [q for source in config["sources"] for q in ingest(source, 100_000, REPO)[0].to_pylist()
-            if q["messages"] and q["messages"][-1]["role"] == "user" and q["messages"][-1]["content"].strip()]
+    base = [
+        q
+        for source in config["sources"]
+        for q in ingest(source, 100_000, REPO)[0].to_pylist()
+        if q["messages"] and q["messages"][-1]["role"] == "user" and q["messages"][-1]["content"].strip()
+    ]
     queries = []
     for i in range(n):
         q = dict(base[i % len(base)])
@@ -58,8 +62,10 @@ def demo_queries(n: int) -> list[dict]:
 
 def throughput(backend: TransformersBackend, queries: list[dict], batch: int, new_tokens: int) -> dict:
     backend.batch_size = batch
-    requests = [GenerationRequest(build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]), new_tokens, 0.6, 0.95,
-                                  seed=i) for i, q in enumerate(queries[:batch])]
+    requests = [
+        GenerationRequest(build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]), new_tokens, 0.6, 0.95, seed=i)
+        for i, q in enumerate(queries[:batch])
+    ]
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     started = time.perf_counter()
@@ -82,7 +88,7 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not (args.model / "model.safetensors").exists():
-        from distillery.generate.local_model import convert_gguf_model
+        from distillery.distill.local_model import convert_gguf_model
 
         convert_gguf_model(args.model)
     figures: dict = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device}
@@ -91,26 +97,47 @@ def main() -> int:
     throughput(backend, queries, min(4, args.batch), 8)  # warm-up: kernels, allocator
     single = throughput(backend, queries, 1, args.new_tokens)
     batched = throughput(backend, queries, args.batch, args.new_tokens)
-    figures["generate"] = {"batch1": single, f"batch{args.batch}": batched,
-                           "speedup": batched["tok_per_s"] / single["tok_per_s"]}
-    print(f"batch 1: {single['tok_per_s']:.0f} tok/s; batch {args.batch}: {batched['tok_per_s']:.0f} tok/s "
-          f"({figures['generate']['speedup']:.1f}x)", flush=True)
+    figures["generate"] = {
+        "batch1": single,
+        f"batch{args.batch}": batched,
+        "speedup": batched["tok_per_s"] / single["tok_per_s"],
+    }
+    print(
+        f"batch 1: {single['tok_per_s']:.0f} tok/s; batch {args.batch}: {batched['tok_per_s']:.0f} tok/s "
+        f"({figures['generate']['speedup']:.1f}x)",
+        flush=True,
+    )
 
     backend.batch_size = args.batch
     teacher = TeacherSettings("gemma-gpu", args.new_tokens, 0.6, 0.95, max_attempts=2, stop=STOP)
     with tempfile.TemporaryDirectory() as cache_dir, Verifier(processes=None) as verifier:
         cache = GenerationCache(cache_dir, f"transformers:{args.model}")
         started = time.perf_counter()
-        attempts, report = distill(queries[:args.queries], teacher, backend, cache, verifier,
-                                   lambda q: build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]), flush_every=256)
+        attempts, report = distill(
+            queries[: args.queries],
+            teacher,
+            backend,
+            cache,
+            verifier,
+            lambda q: build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]),
+            flush_every=256,
+        )
         wall = time.perf_counter() - started
     tokens = sum(attempts.column("completion_tokens").to_pylist())
-    figures["distill"] = {"queries": args.queries, "attempts": attempts.num_rows, "wall_s": wall,
-                          "tok_per_s": tokens / wall, "accepted": report["accepted"],
-                          "by_category": report["by_category"],
-                          "finish_reasons": dict(Counter(attempts.column("finish_reason").to_pylist()))}
-    print(f"distill: {args.queries} queries, {attempts.num_rows} attempts in {wall:.0f} s "
-          f"({tokens / wall:.0f} tok/s), accepted {report['accepted']}", flush=True)
+    figures["distill"] = {
+        "queries": args.queries,
+        "attempts": attempts.num_rows,
+        "wall_s": wall,
+        "tok_per_s": tokens / wall,
+        "accepted": report["accepted"],
+        "by_category": report["by_category"],
+        "finish_reasons": dict(Counter(attempts.column("finish_reason").to_pylist())),
+    }
+    print(
+        f"distill: {args.queries} queries, {attempts.num_rows} attempts in {wall:.0f} s "
+        f"({tokens / wall:.0f} tok/s), accepted {report['accepted']}",
+        flush=True,
+    )
     (args.out / "gpu_distill.json").write_text(json.dumps(figures, indent=2))
     return 0
 

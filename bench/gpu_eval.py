@@ -27,18 +27,20 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from distillery.evaluate import models  # noqa: E402
-from distillery.evaluate.benchmarks import load_problems  # noqa: E402
-from distillery.evaluate.generate import Sampling, generate_shard, shard_pairs  # noqa: E402
-from distillery.evaluate.grade import Grader  # noqa: E402
+from distillery.core.model_resolution import model_identity  # noqa: E402
+from distillery.evaluate.grading import Grader  # noqa: E402
 from distillery.evaluate.passk import summarize  # noqa: E402
-from distillery.generate.cache import GenerationCache  # noqa: E402
+from distillery.evaluate.problems import load_problems  # noqa: E402
+from distillery.evaluate.samples import generate_shard, shard_pairs  # noqa: E402
+from distillery.generation.cache import GenerationCache  # noqa: E402
+from distillery.generation.registry import LazyBackend  # noqa: E402
+from distillery.plan.rule_params import Sampling  # noqa: E402
 
 
 def ensure_model(path: Path) -> Path:
     if (path / "config.json").exists():
         return path
-    from distillery.generate.local_model import convert_gguf_model
+    from distillery.distill.local_model import convert_gguf_model
 
     print(f"converting the local model into {path}", flush=True)
     return convert_gguf_model(path)
@@ -61,17 +63,30 @@ def main() -> int:
         print("no CUDA device", file=sys.stderr)
         return 2
     model = ensure_model(Path(args.model))
-    problems = load_problems("aime2024", {"path": args.aime, "id": "id", "text": "problem"}, {"kind": "math"}).to_pylist()
+    problems = load_problems(
+        "aime2024", {"path": args.aime, "id": "id", "text": "problem"}, {"kind": "math"}
+    ).to_pylist()
     sampling = Sampling(samples=args.samples, max_new_tokens=args.max_new_tokens, temperature=0.6, top_p=0.95)
     pairs = shard_pairs(len(problems), sampling.samples, 0, 1)
-    entry = {"name": "gemma3-270m", "backend": "transformers", "model": str(model), "revision": "main",
-             "batch_size": args.batch, "dtype": "bfloat16", "device": args.device}
-    figures = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
-               "problems": len(problems), "samples": len(pairs), "max_new_tokens": args.max_new_tokens,
-               "batch": args.batch}
+    entry = {
+        "name": "gemma3-270m",
+        "backend": "transformers",
+        "model": str(model),
+        "revision": "main",
+        "batch_size": args.batch,
+        "dtype": "bfloat16",
+        "device": args.device,
+    }
+    figures = {
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
+        "problems": len(problems),
+        "samples": len(pairs),
+        "max_new_tokens": args.max_new_tokens,
+        "batch": args.batch,
+    }
     with tempfile.TemporaryDirectory() as cache_dir:
-        cache = GenerationCache(cache_dir, models.model_identity(entry))
-        backend = models.LazyBackend(entry)
+        cache = GenerationCache(cache_dir, model_identity(entry))
+        backend = LazyBackend(entry)
         started = time.perf_counter()
         backend.generate([])  # load the model outside the timed generation
         figures["load_s"] = time.perf_counter() - started
@@ -79,31 +94,43 @@ def main() -> int:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
-        samples, counts = generate_shard(problems, pairs, sampling, backend, cache, entry["name"], flush_every=len(pairs))
+        samples, counts = generate_shard(
+            problems, pairs, sampling, backend, cache, entry["name"], flush_every=len(pairs)
+        )
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
             figures["peak_gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
         generate_s = time.perf_counter() - started
         tokens = sum(samples.column("completion_tokens").to_pylist())
-        figures.update(generate_s=generate_s, generated=counts["generated"], completion_tokens=tokens,
-                       samples_per_s=len(pairs) / generate_s, tokens_per_s=tokens / generate_s)
+        figures.update(
+            generate_s=generate_s,
+            generated=counts["generated"],
+            completion_tokens=tokens,
+            samples_per_s=len(pairs) / generate_s,
+            tokens_per_s=tokens / generate_s,
+        )
         started = time.perf_counter()
         with Grader(args.processes) as grader:
             graded = grader.grade({p["problem_id"]: p for p in problems}, samples)
         figures["grade_s"] = time.perf_counter() - started
         scores = summarize(graded.to_pylist())
         figures.update({k: scores[k] for k in ("pass@1", "pass@1_stderr", "mean_tokens", "truncation_rate")})
-        again = models.LazyBackend(entry)
+        again = LazyBackend(entry)
         started = time.perf_counter()
         _, counts = generate_shard(problems, pairs, sampling, again, cache, entry["name"])
-        figures.update(rerun_s=time.perf_counter() - started, rerun_generated=counts["generated"],
-                       rerun_loaded_model=again._backend is not None)
+        figures.update(
+            rerun_s=time.perf_counter() - started,
+            rerun_generated=counts["generated"],
+            rerun_loaded_model=again._backend is not None,
+        )
     graded.to_pandas().to_parquet(out / "aime2024_samples.parquet")
     (out / "gpu_eval.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
-    print(f"generation: {figures['samples_per_s']:.2f} samples/s, {figures['tokens_per_s']:.0f} tokens/s "
-          f"({len(pairs)} samples, {tokens} tokens, {generate_s:.1f} s); grading {figures['grade_s']:.1f} s; "
-          f"pass@1 {figures['pass@1']:.3f}; truncated {figures['truncation_rate']:.2f}")
+    print(
+        f"generation: {figures['samples_per_s']:.2f} samples/s, {figures['tokens_per_s']:.0f} tokens/s "
+        f"({len(pairs)} samples, {tokens} tokens, {generate_s:.1f} s); grading {figures['grade_s']:.1f} s; "
+        f"pass@1 {figures['pass@1']:.3f}; truncated {figures['truncation_rate']:.2f}"
+    )
     return 0 if figures["rerun_generated"] == 0 and not figures["rerun_loaded_model"] else 1
 
 

@@ -28,13 +28,22 @@ HERE = Path(__file__).resolve().parent
 
 
 def run(out: Path, name: str, extra: list[str]) -> dict | None:
-    cmd = [sys.executable, str(HERE / "train.py"), "--workdir", str(out / name), "--out", str(out / f"{name}.json"),
-           *extra]
+    cmd = [
+        sys.executable,
+        str(HERE / "train.py"),
+        "--workdir",
+        str(out / name),
+        "--out",
+        str(out / f"{name}.json"),
+        *extra,
+    ]
     print("$", " ".join(cmd), flush=True)
     started = time.monotonic()
     with open(out / f"{name}.log", "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-    print(f"{name}: exit {proc.returncode} after {time.monotonic() - started:.0f} s (log: {out / name}.log)", flush=True)
+    print(
+        f"{name}: exit {proc.returncode} after {time.monotonic() - started:.0f} s (log: {out / name}.log)", flush=True
+    )
     if proc.returncode:
         print((out / f"{name}.log").read_text()[-3000:])
         return None
@@ -54,25 +63,51 @@ def main() -> None:
 
     import torch
 
-    env = {"torch": torch.__version__, "cuda": torch.version.cuda, "gpu": torch.cuda.get_device_name() if
-           torch.cuda.is_available() else None, "flash_attn": importlib.util.find_spec("flash_attn") is not None,
-           "deepspeed": importlib.util.find_spec("deepspeed") is not None}
+    env = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "flash_attn": importlib.util.find_spec("flash_attn") is not None,
+        "deepspeed": importlib.util.find_spec("deepspeed") is not None,
+    }
     print(json.dumps(env), flush=True)
     if not torch.cuda.is_available() and not args.smoke:
         raise SystemExit("no CUDA device (a CPU build of torch?); --smoke runs the same path on CPU")
-    common = (["--model", "tiny", "--max-seq-len", "512", "--steps", "2", "--samples", "40", "--mean-tokens", "120"]
-              if args.smoke else
-              ["--model", "qwen2.5-1.5b", "--max-seq-len", "16384", "--steps", str(args.steps), "--samples", "120",
-               "--mean-tokens", "4000", "--global-batch", "1", "--micro-batch", "1", "--threads", "8"])
+    common = (
+        ["--model", "tiny", "--max-seq-len", "512", "--steps", "2", "--samples", "40", "--mean-tokens", "120"]
+        if args.smoke
+        else [
+            "--model",
+            "qwen2.5-1.5b",
+            "--max-seq-len",
+            "16384",
+            "--steps",
+            str(args.steps),
+            "--samples",
+            "120",
+            "--mean-tokens",
+            "4000",
+            "--global-batch",
+            "1",
+            "--micro-batch",
+            "1",
+            "--threads",
+            "8",
+        ]
+    )
     results = {"env": env, "plain": run(out, "plain", common)}
     if env["deepspeed"]:
-        results["zero3"] = run(out, "zero3", [*common, "--deepspeed", str(HERE.parent / "configs/deepspeed/zero3.json")])
+        results["zero3"] = run(
+            out, "zero3", [*common, "--deepspeed", str(HERE.parent / "configs/deepspeed/zero3.json")]
+        )
     (out / "gpu_train.json").write_text(json.dumps(results, indent=2) + "\n")
     for name in ("plain", "zero3"):
         r = results.get(name)
         if r:
-            print(f"{name}: {r['tokens_per_s_median']} tokens/s, MFU {r.get('mfu_6N')}, peak "
-                  f"{r['peak_gpu_memory_gib']} GiB, packing {r['packing_efficiency']:.2%}")
+            print(
+                f"{name}: {r['tokens_per_s_median']} tokens/s, MFU {r.get('mfu_6N')}, peak "
+                f"{r['peak_gpu_memory_gib']} GiB, packing {r['packing_efficiency']:.2%}"
+            )
     if not results["plain"]:
         raise SystemExit(1)
 

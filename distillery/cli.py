@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from distillery import prep_report
-from distillery.artifacts import read_json
+from distillery.core.artifacts import read_json
+from distillery.queries import prep_report
 
 
 def _prep_report(args: argparse.Namespace) -> int:
@@ -17,8 +17,10 @@ def _prep_report(args: argparse.Namespace) -> int:
     # The workflow's own report names exactly the current sources; otherwise show what exists so far.
     summary = read_json(final) if final.exists() else prep_report.collect(*prep_report.discover(queries_dir))
     if not summary["stages"]:
-        print(f"no query-preparation reports under {queries_dir}: run `snakemake results/queries/clean.parquet`",
-              file=sys.stderr)
+        print(
+            f"no query-preparation reports under {queries_dir}: run `snakemake results/queries/clean.parquet`",
+            file=sys.stderr,
+        )
         return 1
     print(json.dumps(summary, indent=2) if args.json else prep_report.to_markdown(summary), end="")
     return 0 if summary["accounted"] else 2
@@ -32,8 +34,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     config = {}
     if args.reward_model:
-        config["reward_model"] = {"model": args.reward_model, "trust_remote_code": args.trust_remote_code,
-                                  "use": args.reward_attributes}
+        config["reward_model"] = {
+            "model": args.reward_model,
+            "trust_remote_code": args.trust_remote_code,
+            "use": args.reward_attributes,
+        }
     if args.judge_model:
         config["judge"] = {"model": args.judge_model}
     options = {"code": {"allow_unsandboxed": True}} if args.allow_unsandboxed else None
@@ -56,14 +61,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--response-field", default="response", help="the column holding the response")
     p.add_argument("--processes", type=int, default=None, help="worker processes (default: every core)")
     p.add_argument("--reward-model", help="sequence-classification reward model (folder or hub id) for chat/general")
-    p.add_argument("--reward-attributes", nargs="+", help="attributes to average (default: helpfulness correctness "
-                                                          "coherence, of the five HelpSteer2 attributes)")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow the reward model's own code "
-                                                                     "(Decision-Tree-Reward-Llama-3.1-8B needs it)")
-    p.add_argument("--allow-unsandboxed", action="store_true",
-                   help="run code answers without bubblewrap when it is missing (rlimits only: never on a shared machine)")
-    p.add_argument("--judge-model", help="causal LM (folder or hub id) that rates chat/general replies when no "
-                                         "reward model is given, and answers the rules cannot decide")
+    p.add_argument(
+        "--reward-attributes",
+        nargs="+",
+        help="attributes to average (default: helpfulness correctness coherence, of the five HelpSteer2 attributes)",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow the reward model's own code (Decision-Tree-Reward-Llama-3.1-8B needs it)",
+    )
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="run code answers without bubblewrap when it is missing (rlimits only: never on a shared machine)",
+    )
+    p.add_argument(
+        "--judge-model",
+        help="causal LM (folder or hub id) that rates chat/general replies when no "
+        "reward model is given, and answers the rules cannot decide",
+    )
     p.set_defaults(func=_verify)
     args = parser.parse_args(argv)
     return args.func(args)

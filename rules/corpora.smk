@@ -1,33 +1,31 @@
 # Corpora: each teacher's accepted responses after quality assurance, the parallel corpora the
 # students train on (corpus.mode), and the a-m-team-format export of the training corpus.
-from distillery.corpus import quality_settings
+from distillery.plan.rule_params import quality_settings
 
 CORPUS_CONFIG = config["corpus"]
 PPL_CONFIG = config["analysis"]["perplexity"]
 PPL_PARTS = shard_names(PPL_CONFIG["jobs"])
 # Each teacher's attempts file per shard. The scripts get them all and report the missing ones; a rule's
 # inputs are every one (so that distillation runs first) or, with corpus.partial, those that exist so far.
-ATTEMPT_FILES = {t: {s: f"results/distill/{t}/{s}.parquet" for s in SHARDS} for t in TEACHERS}
+ATTEMPT_FILES = {t: paths.attempt_files(t, SHARDS) for t in TEACHERS}
 ATTEMPT_INPUTS = {
     t: [p for p in files.values() if not CORPUS_CONFIG["partial"] or os.path.exists(p)]
     for t, files in ATTEMPT_FILES.items()
 }
 # The shards each perplexity job scores (analysis.perplexity.jobs jobs per teacher).
 PART_SHARDS = {part: SHARDS[i :: len(PPL_PARTS)] for i, part in enumerate(PPL_PARTS)}
-PERPLEXITY_FILES = {
-    t: (
-        expand("results/corpora/perplexity/{teacher}/{part}.parquet", teacher=t, part=PPL_PARTS)
-        if PPL_CONFIG["model"]
-        else []
-    )
-    for t in TEACHERS
-}
+PERPLEXITY = f"{paths.CORPORA}/perplexity/{{teacher}}/{{part}}.parquet"
+PERPLEXITY_FILES = {t: expand(PERPLEXITY, teacher=t, part=PPL_PARTS) if PPL_CONFIG["model"] else [] for t in TEACHERS}
+
+
+def training_corpus(wildcards):
+    return paths.training_corpus(CORPUS_CONFIG["mode"], wildcards.teacher)
 
 
 CORPORA_TARGETS = (
-    expand("results/corpora/{teacher}.parquet", teacher=TEACHERS)
-    + expand("results/corpora/parallel/{teacher}.parquet", teacher=TEACHERS)
-    + expand("results/export/{teacher}", teacher=TEACHERS)
+    expand(paths.TEACHER_CORPUS, teacher=TEACHERS)
+    + expand(paths.PARALLEL_CORPUS, teacher=TEACHERS)
+    + expand(f"{paths.EXPORT}/{{teacher}}", teacher=TEACHERS)
 )
 
 
@@ -38,10 +36,10 @@ rule corpus_perplexity:
             for s in PART_SHARDS[w.part]
             if ATTEMPT_FILES[w.teacher][s] in ATTEMPT_INPUTS[w.teacher]
         ],
-        queries=lambda w: expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=PART_SHARDS[w.part]),
-        models=built_models(PPL_CONFIG["model"] or ""),
+        queries=lambda w: paths.query_shards(PART_SHARDS[w.part]),
+        models=paths.built_by_workflow(PPL_CONFIG["model"] or ""),
     output:
-        "results/corpora/perplexity/{teacher}/{part}.parquet",
+        PERPLEXITY,
     log:
         "logs/corpora/perplexity/{teacher}/{part}.log",
     wildcard_constraints:
@@ -64,12 +62,12 @@ rule corpus_perplexity:
 rule teacher_corpus:
     input:
         attempts=lambda w: ATTEMPT_INPUTS[w.teacher],
-        queries=expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=SHARDS),
+        queries=paths.query_shards(SHARDS),
         perplexity=lambda w: PERPLEXITY_FILES[w.teacher],
     output:
-        queries="results/corpora/{teacher}.parquet",
-        rejects="results/corpora/{teacher}.rejects.parquet",
-        report="results/corpora/{teacher}.report.json",
+        queries=paths.TEACHER_CORPUS,
+        rejects=f"{paths.CORPORA}/{{teacher}}.rejects.parquet",
+        report=f"{paths.CORPORA}/{{teacher}}.report.json",
     log:
         "logs/corpora/{teacher}.log",
     wildcard_constraints:
@@ -79,17 +77,17 @@ rule teacher_corpus:
     params:
         attempts=lambda w: ATTEMPT_FILES[w.teacher],
         quality=lambda w: quality_settings(CORPUS_CONFIG["quality"], w.teacher),
-        code=code_fingerprint("build_corpus"),
+        code=code_fingerprint("teacher_corpus"),
     script:
-        "../scripts/build_corpus.py"
+        "../scripts/teacher_corpus.py"
 
 
 rule parallel_corpora:
     input:
-        expand("results/corpora/{teacher}.parquet", teacher=TEACHERS),
+        expand(paths.TEACHER_CORPUS, teacher=TEACHERS),
     output:
-        corpora=expand("results/corpora/parallel/{teacher}.parquet", teacher=TEACHERS),
-        report="results/corpora/parallel/report.json",
+        corpora=expand(paths.PARALLEL_CORPUS, teacher=TEACHERS),
+        report=f"{paths.CORPORA}/parallel/report.json",
     log:
         "logs/corpora/parallel.log",
     conda:
@@ -103,10 +101,10 @@ rule parallel_corpora:
 
 rule export_corpus:
     input:
-        corpus=lambda w: training_corpus(w.teacher),
-        report="results/corpora/{teacher}.report.json",
+        corpus=training_corpus,
+        report=f"{paths.CORPORA}/{{teacher}}.report.json",
     output:
-        directory("results/export/{teacher}"),
+        directory(f"{paths.EXPORT}/{{teacher}}"),
     log:
         "logs/corpora/export/{teacher}.log",
     wildcard_constraints:

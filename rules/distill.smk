@@ -1,9 +1,14 @@
 # Distillation: every teacher on every shard of clean queries, verify and retry.
+from distillery.plan.cluster_geometry import teacher_resource
+from distillery.plan.conda_envs import generation_env
+
+JUDGE_MODEL = (config["distill"].get("judge") or {}).get("model", "")
+DISTILL_TARGETS = expand(f"{paths.DISTILL}/{{teacher}}/summary.json", teacher=TEACHERS)
 
 
 rule local_model:
     output:
-        directory("results/models/gemma3-270m"),
+        directory(paths.LOCAL_MODEL),
     log:
         "logs/models/gemma3-270m.log",
     conda:
@@ -12,18 +17,18 @@ rule local_model:
     resources:
         mem_mb=4000,
     params:
-        code=code_fingerprint("convert_local_model"),
+        code=code_fingerprint("local_model"),
     script:
-        "../scripts/convert_local_model.py"
+        "../scripts/local_model.py"
 
 
 rule distill_shard:
     input:
-        shard=f"{QUERIES}/shards/{{shard}}.parquet",
-        models=lambda w: local_models(TEACHERS[w.teacher], config["distill"]),
+        shard=paths.QUERY_SHARD,
+        models=lambda w: paths.built_by_workflow(TEACHERS[w.teacher]["model"], JUDGE_MODEL),
     output:
-        attempts="results/distill/{teacher}/{shard}.parquet",
-        report="results/distill/{teacher}/{shard}.report.json",
+        attempts=paths.ATTEMPTS,
+        report=f"{paths.DISTILL}/{{teacher}}/{{shard}}.report.json",
     log:
         "logs/distill/{teacher}/{shard}.log",
     wildcard_constraints:
@@ -33,11 +38,11 @@ rule distill_shard:
         generation_env(t["backend"] for t in TEACHERS.values())
     threads: 2
     resources:
-        gpu=teacher_resource("gpu"),
-        nodes=teacher_resource("nodes"),
-        tasks=teacher_resource("tasks"),
+        gpu=teacher_resource(TEACHERS, "gpu"),
+        nodes=teacher_resource(TEACHERS, "nodes"),
+        tasks=teacher_resource(TEACHERS, "tasks"),
         tasks_per_gpu=0,
-        mpi=teacher_resource("mpi"),
+        mpi=teacher_resource(TEACHERS, "mpi"),
     params:
         teacher=lambda w: TEACHERS[w.teacher],
         distill=config["distill"],
@@ -48,9 +53,9 @@ rule distill_shard:
 
 rule distill_summary:
     input:
-        expand("results/distill/{{teacher}}/{shard}.report.json", shard=SHARDS),
+        expand(f"{paths.DISTILL}/{{{{teacher}}}}/{{shard}}.report.json", shard=SHARDS),
     output:
-        "results/distill/{teacher}/summary.json",
+        f"{paths.DISTILL}/{{teacher}}/summary.json",
     log:
         "logs/distill/{teacher}/summary.log",
     wildcard_constraints:

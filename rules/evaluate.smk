@@ -1,22 +1,25 @@
 # Evaluation: every student (and extra model) on every evaluation benchmark, n samples per problem,
 # generated in shards (GPU work), graded per shard (CPU work), scored; then Table 1 and Table 2.
-from distillery.evaluate.generate import Sampling
-from distillery.evaluate.models import evaluated_models, paper_models, workflow_inputs
+from distillery.plan.rule_params import Sampling
+from distillery.plan.evaluated_models import evaluated_models, paper_models, workflow_inputs
 
 EVAL = config["evaluate"]
 EVAL_MODELS = evaluated_models(config)
-EVAL_PAPER_MODELS = paper_models(config, EVAL_MODELS)
 EVAL_BENCHMARKS = EVAL["benchmarks"]
 EVAL_SHARDS = {b: shard_names(spec["shards"]) for b, spec in EVAL_BENCHMARKS.items()}
 PROBLEM_FIELDS = ("kind", "answer", "date_from", "date_to", "ids", "limit")  # what changes the problems
-EVAL_SCORES = expand("results/eval/{model}/{benchmark}.json", model=EVAL_MODELS, benchmark=EVAL_BENCHMARKS)
+PROBLEMS = f"{paths.EVAL_PROBLEMS}/{{benchmark}}.parquet"
+SAMPLES = f"{paths.EVAL}/{{model}}/{{benchmark}}/samples/{{shard}}.parquet"
+GRADED = f"{paths.EVAL}/{{model}}/{{benchmark}}/graded/{{shard}}.parquet"
+SCORES = f"{paths.EVAL}/{{model}}/{{benchmark}}.json"
+TABLES = ("table1_accuracy", "table2_generation_length")  # distillery.evaluate.tables.TABLES
 
 
 rule eval_problems:
     input:
         lambda w: dataset_files(config["benchmarks"][w.benchmark]),
     output:
-        "results/eval/problems/{benchmark}.parquet",
+        PROBLEMS,
     log:
         "logs/eval/problems/{benchmark}.log",
     wildcard_constraints:
@@ -33,11 +36,11 @@ rule eval_problems:
 
 rule eval_generate:
     input:
-        problems="results/eval/problems/{benchmark}.parquet",
+        problems=PROBLEMS,
         model=lambda w: workflow_inputs(EVAL_MODELS[w.model]),
     output:
-        samples="results/eval/{model}/{benchmark}/samples/{shard}.parquet",
-        report="results/eval/{model}/{benchmark}/samples/{shard}.json",
+        samples=SAMPLES,
+        report=f"{paths.EVAL}/{{model}}/{{benchmark}}/samples/{{shard}}.json",
     log:
         "logs/eval/{model}/{benchmark}/generate-{shard}.log",
     wildcard_constraints:
@@ -60,10 +63,10 @@ rule eval_generate:
 
 rule eval_grade:
     input:
-        problems="results/eval/problems/{benchmark}.parquet",
-        samples="results/eval/{model}/{benchmark}/samples/{shard}.parquet",
+        problems=PROBLEMS,
+        samples=SAMPLES,
     output:
-        "results/eval/{model}/{benchmark}/graded/{shard}.parquet",
+        GRADED,
     log:
         "logs/eval/{model}/{benchmark}/grade-{shard}.log",
     wildcard_constraints:
@@ -82,16 +85,11 @@ rule eval_grade:
 
 rule eval_score:
     input:
-        problems="results/eval/problems/{benchmark}.parquet",
-        graded=lambda w: expand(
-            "results/eval/{model}/{benchmark}/graded/{shard}.parquet",
-            model=w.model,
-            benchmark=w.benchmark,
-            shard=EVAL_SHARDS[w.benchmark],
-        ),
+        problems=PROBLEMS,
+        graded=lambda w: expand(GRADED, model=w.model, benchmark=w.benchmark, shard=EVAL_SHARDS[w.benchmark]),
     output:
-        samples="results/eval/{model}/{benchmark}.parquet",
-        scores="results/eval/{model}/{benchmark}.json",
+        samples=f"{paths.EVAL}/{{model}}/{{benchmark}}.parquet",
+        scores=SCORES,
     log:
         "logs/eval/{model}/{benchmark}/score.log",
     wildcard_constraints:
@@ -111,51 +109,26 @@ rule eval_score:
         "../scripts/eval_score.py"
 
 
-rule table1_accuracy:
+rule eval_table:
     input:
-        EVAL_SCORES,
+        expand(SCORES, model=EVAL_MODELS, benchmark=EVAL_BENCHMARKS),
     output:
-        md="results/tables/table1_accuracy.md",
-        csv=report(
-            "results/tables/table1_accuracy.csv",
-            caption="../report/table1_accuracy.rst",
-            category="Tables",
-        ),
-        tex="results/tables/table1_accuracy.tex",
+        md=f"{paths.TABLES}/{{table}}.md",
+        csv=report(f"{paths.TABLES}/{{table}}.csv", caption="../report/tables.rst", category="Tables"),
+        tex=f"{paths.TABLES}/{{table}}.tex",
     log:
-        "logs/tables/table1_accuracy.log",
+        "logs/tables/{table}.log",
+    wildcard_constraints:
+        table=alternatives(TABLES),
     conda:
         "../envs/cpu.yaml"
     params:
-        table="table1_accuracy",
         models=list(EVAL_MODELS),
         benchmarks={b: spec.get("paper") for b, spec in EVAL_BENCHMARKS.items()},
-        paper_models=EVAL_PAPER_MODELS,
+        paper_models=paper_models(config, EVAL_MODELS),
         code=code_fingerprint("eval_table"),
     script:
         "../scripts/eval_table.py"
 
 
-rule table2_generation_length:
-    input:
-        EVAL_SCORES,
-    output:
-        md="results/tables/table2_generation_length.md",
-        csv=report(
-            "results/tables/table2_generation_length.csv",
-            caption="../report/table2_generation_length.rst",
-            category="Tables",
-        ),
-        tex="results/tables/table2_generation_length.tex",
-    log:
-        "logs/tables/table2_generation_length.log",
-    conda:
-        "../envs/cpu.yaml"
-    params:
-        table="table2_generation_length",
-        models=list(EVAL_MODELS),
-        benchmarks={b: spec.get("paper") for b, spec in EVAL_BENCHMARKS.items()},
-        paper_models=EVAL_PAPER_MODELS,
-        code=code_fingerprint("eval_table"),
-    script:
-        "../scripts/eval_table.py"
+EVAL_TARGETS = expand(f"{paths.TABLES}/{{table}}.{{kind}}", table=TABLES, kind=("md", "csv", "tex"))

@@ -128,7 +128,7 @@ rule query_shards:
     input:
         f"{QUERIES}/clean.parquet",
     output:
-        shards=expand(f"{QUERIES}/shards/{{shard}}.parquet", shard=SHARDS),
+        shards=paths.query_shards(SHARDS),
         report=f"{QUERIES}/shards.report.json",
     log:
         "logs/queries/query_shards.log",

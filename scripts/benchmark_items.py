@@ -1,8 +1,8 @@
 from collections import Counter
 
-from distillery.artifacts import write_parquet
-from distillery.benchmarks import load_benchmarks
-from distillery.runlog import job_log
+from distillery.core.artifacts import write_parquet
+from distillery.core.runlog import job_log
+from distillery.queries.benchmark_items import load_benchmarks
 
 with job_log(snakemake.log[0]) as log:
     items = load_benchmarks(snakemake.params.benchmarks)

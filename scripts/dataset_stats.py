@@ -1,7 +1,7 @@
-from distillery import dataset_stats
-from distillery.artifacts import atomic_path, write_text
-from distillery.samples import read_stats
-from distillery.runlog import job_log
+from distillery.analysis import dataset_stats
+from distillery.analysis.stats_view import read_stats
+from distillery.core.artifacts import atomic_path, write_text
+from distillery.core.runlog import job_log
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -1,7 +1,7 @@
-from distillery.artifacts import read_parquet, write_stage
-from distillery.decontaminate import decontaminate
-from distillery.embed import ITEM_KEYS, QUERY_KEYS, aligned_vectors
-from distillery.runlog import job_log
+from distillery.core.artifacts import read_parquet, write_stage
+from distillery.core.runlog import job_log
+from distillery.queries.decontaminate import decontaminate
+from distillery.queries.embeddings import ITEM_KEYS, QUERY_KEYS, aligned_vectors
 
 with job_log(snakemake.log[0]) as log:
     queries = read_parquet(snakemake.input.queries)

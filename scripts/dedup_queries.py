@@ -1,6 +1,6 @@
-from distillery.artifacts import read_parquet, write_stage
-from distillery.dedup import dedup
-from distillery.runlog import job_log
+from distillery.core.artifacts import read_parquet, write_stage
+from distillery.core.runlog import job_log
+from distillery.queries.dedup import dedup
 
 with job_log(snakemake.log[0]) as log:
     kept, rejects, report = dedup([read_parquet(p) for p in snakemake.input])

@@ -1,8 +1,8 @@
 import torch
 
-from distillery.artifacts import read_parquet, write_parquet
-from distillery.embed import embed_table, load_embedder
-from distillery.runlog import job_log, progress
+from distillery.core.artifacts import read_parquet, write_parquet
+from distillery.core.runlog import job_log, progress
+from distillery.queries.embeddings import embed_table, load_embedder
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -1,10 +1,12 @@
 import torch
 
-from distillery.artifacts import read_parquet, write_json, write_parquet
-from distillery.evaluate import models
-from distillery.evaluate.generate import Sampling, generate_shard, shard_pairs
-from distillery.generate.cache import GenerationCache
-from distillery.runlog import job_log, progress
+from distillery.core.artifacts import read_parquet, write_json, write_parquet
+from distillery.core.model_resolution import model_identity
+from distillery.core.runlog import job_log, progress
+from distillery.evaluate.samples import generate_shard, shard_pairs
+from distillery.generation.cache import GenerationCache
+from distillery.generation.registry import LazyBackend
+from distillery.plan.rule_params import Sampling
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
@@ -13,13 +15,37 @@ with job_log(snakemake.log[0]) as log:
     problems = read_parquet(snakemake.input.problems).to_pylist()
     sampling = Sampling(**snakemake.params.sampling)
     pairs = shard_pairs(len(problems), sampling.samples, int(index), int(total))
-    cache = GenerationCache(cache_settings["cache_dir"], models.model_identity(entry))
-    log.info("%s on %s shard %s: %d samples, cache %s (%s)", entry["name"], benchmark, snakemake.wildcards.shard,
-             len(pairs), cache.folder, cache.model_identity)
-    samples, counts = generate_shard(problems, pairs, sampling, models.LazyBackend(entry), cache, entry["name"],
-                                     cache_settings["flush_every"], progress("generate"))
+    cache = GenerationCache(cache_settings["cache_dir"], model_identity(entry))
+    log.info(
+        "%s on %s shard %s: %d samples, cache %s (%s)",
+        entry["name"],
+        benchmark,
+        snakemake.wildcards.shard,
+        len(pairs),
+        cache.folder,
+        cache.model_identity,
+    )
+    samples, counts = generate_shard(
+        problems,
+        pairs,
+        sampling,
+        LazyBackend(entry),
+        cache,
+        entry["name"],
+        cache_settings["flush_every"],
+        progress("generate"),
+    )
     log.info("generated %d, cache hits %d", counts["generated"], counts["cache_hits"])
     write_parquet(samples, snakemake.output.samples)
-    write_json({"model": entry["name"], "benchmark": benchmark, "shard": snakemake.wildcards.shard,
-                "model_identity": cache.model_identity, "samples": len(pairs), "generated": counts["generated"],
-                "cache_hits": counts["cache_hits"]}, snakemake.output.report)
+    write_json(
+        {
+            "model": entry["name"],
+            "benchmark": benchmark,
+            "shard": snakemake.wildcards.shard,
+            "model_identity": cache.model_identity,
+            "samples": len(pairs),
+            "generated": counts["generated"],
+            "cache_hits": counts["cache_hits"],
+        },
+        snakemake.output.report,
+    )

@@ -1,6 +1,6 @@
-from distillery.artifacts import read_parquet, write_parquet
-from distillery.evaluate.grade import Grader
-from distillery.runlog import job_log, progress
+from distillery.core.artifacts import read_parquet, write_parquet
+from distillery.core.runlog import job_log, progress
+from distillery.evaluate.grading import Grader
 
 with job_log(snakemake.log[0]) as log:
     problems = {p["problem_id"]: p for p in read_parquet(snakemake.input.problems).to_pylist()}

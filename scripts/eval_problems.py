@@ -1,6 +1,6 @@
-from distillery.artifacts import write_parquet
-from distillery.evaluate.benchmarks import load_problems
-from distillery.runlog import job_log
+from distillery.core.artifacts import write_parquet
+from distillery.core.runlog import job_log
+from distillery.evaluate.problems import load_problems
 
 with job_log(snakemake.log[0]) as log:
     problems = load_problems(snakemake.wildcards.benchmark, snakemake.params.data, snakemake.params.spec)

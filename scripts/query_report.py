@@ -1,10 +1,12 @@
-from distillery import prep_report
-from distillery.artifacts import write_json, write_text
-from distillery.runlog import job_log
+from distillery.core.artifacts import write_json, write_text
+from distillery.core.runlog import job_log
+from distillery.queries import prep_report
 
 with job_log(snakemake.log[0]) as log:
-    stages = {stage: list(snakemake.input[stage]) if stage == "ingest" else [snakemake.input[stage]]
-              for stage, _ in prep_report.STAGES}
+    stages = {
+        stage: list(snakemake.input[stage]) if stage == "ingest" else [snakemake.input[stage]]
+        for stage, _ in prep_report.STAGES
+    }
     summary = prep_report.collect(stages, snakemake.input.shards)
     write_json(summary, snakemake.output.json)
     write_text(prep_report.to_markdown(summary), snakemake.output.markdown)

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from distillery.artifacts import read_parquet, write_json, write_parquet
-from distillery.runlog import job_log
-from distillery.shard import shard_report, split
+from distillery.core.artifacts import read_parquet, write_json, write_parquet
+from distillery.core.runlog import job_log
+from distillery.queries.shards import shard_report, split
 
 with job_log(snakemake.log[0]) as log:
     queries = read_parquet(snakemake.input[0])

@@ -11,9 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conftest import tiny_llama_config, tiny_tokenizer
-from distillery.canonical import qid, shard_names, shard_of
-from distillery.distill import ATTEMPT
-from distillery.schema import QUERY
+from distillery.core.canonical import qid, shard_names, shard_of
+from distillery.core.schema import ATTEMPT, QUERY
 
 NUM_SHARDS = 3
 
@@ -26,21 +25,41 @@ def queries() -> list[dict]:
     rows = []
     for category, text, answer in specs:
         rows.append(_query(category, [{"role": "user", "content": text}], answer))
-    rows.append(_query("chat", [{"role": "user", "content": "tell me a joke please"},
-                                {"role": "assistant", "content": "why did the chicken cross"},
-                                {"role": "user", "content": "and another one please"}], None))
+    rows.append(
+        _query(
+            "chat",
+            [
+                {"role": "user", "content": "tell me a joke please"},
+                {"role": "assistant", "content": "why did the chicken cross"},
+                {"role": "user", "content": "and another one please"},
+            ],
+            None,
+        )
+    )
     return rows
 
 
 def _query(category: str, messages: list[dict], answer: str | None) -> dict:
-    reference = {"answer": answer, "options": None, "tests": None, "fn_name": None, "instruction_id_list": None,
-                 "kwargs": None}
+    reference = {
+        "answer": answer,
+        "options": None,
+        "tests": None,
+        "fn_name": None,
+        "instruction_id_list": None,
+        "kwargs": None,
+    }
     if category == "code":
         reference.update(tests=[{"input": "1", "output": "2", "testtype": "stdin"}])
     if category == "if":
         reference.update(instruction_id_list=["punctuation:no_comma"], kwargs="[{}]")
-    return {"qid": qid(messages), "source": f"toy_{category}", "category": category, "messages": messages,
-            "reference": reference, "meta": "{}"}
+    return {
+        "qid": qid(messages),
+        "source": f"toy_{category}",
+        "category": category,
+        "messages": messages,
+        "reference": reference,
+        "meta": "{}",
+    }
 
 
 def response(think: int, answer: int) -> str:
@@ -68,17 +87,24 @@ def teachers(qs: list[dict]) -> list[Teacher]:
     """a: everything on every shard, but math 0 needs two attempts, code 0 is never accepted and
     if 0's accepted response has no think segment (QA removes it); c: shard 1 empty, shard 2 missing,
     and its chat queries unscorable."""
-    a, c = Teacher("a"), Teacher("c", empty_shards=(shard_names(NUM_SHARDS)[1],),
-                                 missing_shards=(shard_names(NUM_SHARDS)[2],))
+    a, c = (
+        Teacher("a"),
+        Teacher("c", empty_shards=(shard_names(NUM_SHARDS)[1],), missing_shards=(shard_names(NUM_SHARDS)[2],)),
+    )
     by = {(q["category"], i): q for i, q in _numbered(qs)}
     for i, q in enumerate(qs):
         a.attempts[q["qid"]] = [Attempt(response(i + 1, 2), True)]
         if shard(q) == shard_names(NUM_SHARDS)[0]:
-            c.attempts[q["qid"]] = ([Attempt("", False, scorable=False, tokens=0)] if q["category"] == "chat"
-                                    else [Attempt(response(3, 3), True)])
-    special = {("math", 0): [Attempt("wrong", False, tokens=10), Attempt(response(1, 2), True)],
-               ("code", 0): [Attempt("bad", False, tokens=10) for _ in range(3)],
-               ("if", 0): [Attempt("a plain answer with no tags", True)]}
+            c.attempts[q["qid"]] = (
+                [Attempt("", False, scorable=False, tokens=0)]
+                if q["category"] == "chat"
+                else [Attempt(response(3, 3), True)]
+            )
+    special = {
+        ("math", 0): [Attempt("wrong", False, tokens=10), Attempt(response(1, 2), True)],
+        ("code", 0): [Attempt("bad", False, tokens=10) for _ in range(3)],
+        ("if", 0): [Attempt("a plain answer with no tags", True)],
+    }
     for key, attempts in special.items():
         if key in by:
             a.attempts[by[key]["qid"]] = attempts
@@ -104,13 +130,29 @@ def attempt_rows(teacher: Teacher, qs: list[dict]) -> list[dict]:
     for q in qs:
         for k, att in enumerate(teacher.attempts.get(q["qid"], [])):
             parsed = split_response(att.text)
-            rows.append({"qid": q["qid"], "teacher": teacher.name, "category": q["category"], "attempt": k, "seed": k,
-                         "key": f"{teacher.name}-{q['qid']}-{k}", "response": att.text, "think": parsed.think,
-                         "answer": parsed.answer, "finish_reason": "stop", "prompt_tokens": 5,
-                         "completion_tokens": len(att.text.split()) if att.tokens is None else att.tokens,
-                         "latency_s": 0.0, "cached": False, "score": 1.0 if att.accepted else 0.0,
-                         "passed": att.accepted, "scorable": att.scorable, "verifier": f"{q['category']}_check",
-                         "detail": "", "accepted": att.accepted})
+            rows.append(
+                {
+                    "qid": q["qid"],
+                    "teacher": teacher.name,
+                    "category": q["category"],
+                    "attempt": k,
+                    "seed": k,
+                    "key": f"{teacher.name}-{q['qid']}-{k}",
+                    "response": att.text,
+                    "think": parsed.think,
+                    "answer": parsed.answer,
+                    "finish_reason": "stop",
+                    "prompt_tokens": 5,
+                    "completion_tokens": len(att.text.split()) if att.tokens is None else att.tokens,
+                    "latency_s": 0.0,
+                    "cached": False,
+                    "score": 1.0 if att.accepted else 0.0,
+                    "scorable": att.scorable,
+                    "verifier": f"{q['category']}_check",
+                    "detail": "",
+                    "accepted": att.accepted,
+                }
+            )
     return rows
 
 

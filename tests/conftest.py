@@ -58,9 +58,12 @@ def filters_config():
 
 
 TINY_WORDS = ["<pad>", "<unk>", "<s>", "</s>", "user", "assistant", "system", ":"] + (
-    "what is two plus four the answer think a b c d e f g rating 0 1 2 3 4 5 6 7 8 9 10 hello".split())
-CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} </s> {% endfor %}"
-                 "{% if add_generation_prompt %}assistant : {% endif %}")
+    "what is two plus four the answer think a b c d e f g rating 0 1 2 3 4 5 6 7 8 9 10 hello".split()
+)
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} </s> {% endfor %}"
+    "{% if add_generation_prompt %}assistant : {% endif %}"
+)
 
 
 def tiny_tokenizer():
@@ -70,8 +73,9 @@ def tiny_tokenizer():
 
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(TINY_WORDS)}, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-                                        eos_token="</s>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
@@ -79,9 +83,18 @@ def tiny_tokenizer():
 def tiny_llama_config(**kwargs):
     from transformers import LlamaConfig
 
-    return LlamaConfig(vocab_size=len(TINY_WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, bos_token_id=2, eos_token_id=3, pad_token_id=0,
-                       **kwargs)
+    return LlamaConfig(
+        vocab_size=len(TINY_WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=0,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class FaultServer:
-    def __init__(self, fault_rate: float = 0.3, max_faults: int = 3, slow_s: float = 1.0, reasoning: bool = False,
-                 api_key: str | None = None, status_for: dict[str, int] | None = None):
+    def __init__(
+        self,
+        fault_rate: float = 0.3,
+        max_faults: int = 3,
+        slow_s: float = 1.0,
+        reasoning: bool = False,
+        api_key: str | None = None,
+        status_for: dict[str, int] | None = None,
+    ):
         """``slow_s`` must exceed the client's timeout; ``status_for`` answers a given name with a fixed status
         every time (e.g. 400), to check that such errors are not retried; with ``api_key`` set, a wrong bearer
         token gets a 401 whose body echoes the key, as a careless server might."""
@@ -81,11 +88,18 @@ class FaultServer:
         if self.reasoning:
             message["reasoning_content"] = f"thinking about {name}"
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-        return {"id": f"cmpl-{hashlib.sha1(name.encode()).hexdigest()[:12]}", "object": "chat.completion",
-                "created": int(time.time()), "model": body.get("model", ""),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split()),
-                          "total_tokens": prompt_tokens + len(content.split())}}
+        return {
+            "id": f"cmpl-{hashlib.sha1(name.encode()).hexdigest()[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", ""),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(content.split()),
+                "total_tokens": prompt_tokens + len(content.split()),
+            },
+        }
 
     def _handler(self):
         server = self

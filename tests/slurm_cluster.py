@@ -26,8 +26,11 @@ def missing() -> str | None:
     """Why a cluster cannot start here, or None."""
     if os.geteuid() != 0:
         return "slurmd and munged need root to run jobs and to make the fake GPU devices"
-    absent = [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol")
-              if not shutil.which(b, path=os.environ.get("PATH", "") + ":/usr/sbin")]
+    absent = [
+        b
+        for b in ("munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol")
+        if not shutil.which(b, path=os.environ.get("PATH", "") + ":/usr/sbin")
+    ]
     if absent:
         return f"{', '.join(absent)} not installed (make env installs Debian's slurm-wlm and munge)"
     return None
@@ -54,8 +57,11 @@ class Cluster:
         first on PATH an srun that sets it again (Snakemake's jobstep plugin drops every SLURM_* variable
         but the job's identity before it runs the job under srun, and this cluster's slurm.conf is not
         at the default path)."""
-        return {**os.environ, "SLURM_CONF": str(self.root / "slurm.conf"),
-                "PATH": os.pathsep.join([str(self.root / "bin"), os.environ.get("PATH", ""), "/usr/sbin"])}
+        return {
+            **os.environ,
+            "SLURM_CONF": str(self.root / "slurm.conf"),
+            "PATH": os.pathsep.join([str(self.root / "bin"), os.environ.get("PATH", ""), "/usr/sbin"]),
+        }
 
     def start(self, timeout: float = 60) -> "Cluster":
         (self.root / "state").mkdir(parents=True, exist_ok=True)
@@ -111,15 +117,27 @@ PartitionName=gpu Nodes={self.node} MaxTime=INFINITE State=UP OverSubscribe=FORC
 """)
         (self.root / "bin").mkdir(exist_ok=True)
         srun = self.root / "bin/srun"
-        srun.write_text(f"#!/bin/sh\nSLURM_CONF={self.root}/slurm.conf exec {shutil.which('srun')} \"$@\"\n")
+        srun.write_text(f'#!/bin/sh\nSLURM_CONF={self.root}/slurm.conf exec {shutil.which("srun")} "$@"\n')
         srun.chmod(0o755)
         (self.root / "gres.conf").write_text(
-            "AutoDetect=off\n" + "".join(f"NodeName={self.node} Name=gpu File={d}\n" for d in devices))
+            "AutoDetect=off\n" + "".join(f"NodeName={self.node} Name=gpu File={d}\n" for d in devices)
+        )
         env = self.env
         atexit.register(self.stop)  # also when the test process ends without its teardown
-        self._spawn("munged", ["munged", "-F", "--force", f"--socket={munge}/munge.socket", f"--key-file={key}",
-                               f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
-                               f"--seed-file={munge}/munged.seed"], env)
+        self._spawn(
+            "munged",
+            [
+                "munged",
+                "-F",
+                "--force",
+                f"--socket={munge}/munge.socket",
+                f"--key-file={key}",
+                f"--pid-file={munge}/munged.pid",
+                f"--log-file={munge}/munged.log",
+                f"--seed-file={munge}/munged.seed",
+            ],
+            env,
+        )
         self._wait(lambda: (munge / "munge.socket").exists(), timeout, "munged")
         self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.root / "slurm.conf")], env)
         self._wait(lambda: self._ok(["scontrol", "ping"], "UP"), timeout, "slurmctld")
@@ -129,8 +147,7 @@ PartitionName=gpu Nodes={self.node} MaxTime=INFINITE State=UP OverSubscribe=FORC
 
     def _spawn(self, name: str, cmd: list[str], env: dict) -> None:
         log = open(self.root / f"{name}.out", "w")
-        self.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        self.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _ok(self, cmd: list[str], needle: str) -> bool:
         try:
@@ -155,13 +172,15 @@ PartitionName=gpu Nodes={self.node} MaxTime=INFINITE State=UP OverSubscribe=FORC
         return "\n".join(parts)
 
     def scontrol(self, *args: str) -> str:
-        return subprocess.run(["scontrol", *args], env=self.env, capture_output=True, text=True, timeout=30,
-                              check=True).stdout
+        return subprocess.run(
+            ["scontrol", *args], env=self.env, capture_output=True, text=True, timeout=30, check=True
+        ).stdout
 
     def _jobs_alive(self) -> bool:
         try:
-            out = subprocess.run(["squeue", "-h", "-t", "R,CG", "-o", "%i"], env=self.env, capture_output=True,
-                                 text=True, timeout=10).stdout
+            out = subprocess.run(
+                ["squeue", "-h", "-t", "R,CG", "-o", "%i"], env=self.env, capture_output=True, text=True, timeout=10
+            ).stdout
         except subprocess.TimeoutExpired:
             return False
         return bool(out.strip())

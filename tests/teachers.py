@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 
-from distillery.generate.backend import GenerationResult
+from distillery.generation.backend import GenerationResult
 
 
 class ScriptedTeacher:

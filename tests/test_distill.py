@@ -3,9 +3,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from distillery.canonical import qid as qid_of
-from distillery.distill import TeacherSettings, attempt_seed, distill
-from distillery.generate.cache import GenerationCache, compact
+from distillery.core.canonical import qid as qid_of
+from distillery.distill.verify_and_retry import TeacherSettings, attempt_seed, distill
+from distillery.generation.cache import GenerationCache, compact
 from distillery.verify import Verifier
 from teachers import ScriptedTeacher
 
@@ -32,16 +32,23 @@ def verifier():
 
 def test_retries_until_pass_and_keeps_every_attempt(tmp_path, verifier):
     queries = math_queries(30)
-    table, report = distill(queries, TEACHER, ScriptedTeacher(right=0.4), GenerationCache(tmp_path, "m"), verifier,
-                            conversation, flush_every=8)
+    table, report = distill(
+        queries,
+        TEACHER,
+        ScriptedTeacher(right=0.4),
+        GenerationCache(tmp_path, "m"),
+        verifier,
+        conversation,
+        flush_every=8,
+    )
     rows = table.to_pylist()
     per_query = {}
     for r in rows:
         per_query.setdefault(r["qid"], []).append(r)
     for attempts in per_query.values():
         assert [a["attempt"] for a in attempts] == list(range(len(attempts)))
-        assert all(not a["passed"] for a in attempts[:-1])  # retried only after a failure
-        assert attempts[-1]["passed"] or len(attempts) == TEACHER.max_attempts
+        assert all(not a["accepted"] for a in attempts[:-1])  # retried only after a failure
+        assert attempts[-1]["accepted"] or len(attempts) == TEACHER.max_attempts
         assert len({a["seed"] for a in attempts}) == len(attempts)  # a new seed each time
     assert sum(r["accepted"] for r in rows) == report["accepted"] > 0
     assert report["generated"] == len(rows) and report["cache_hits"] == 0
@@ -98,8 +105,8 @@ import sys, json
 sys.path.insert(0, {tests!r})
 from test_distill import TEACHER, math_queries, conversation
 from teachers import ScriptedTeacher
-from distillery.distill import distill
-from distillery.generate.cache import GenerationCache
+from distillery.distill.verify_and_retry import distill
+from distillery.generation.cache import GenerationCache
 from distillery.verify import Verifier
 with Verifier(processes=1) as v:
     table, report = distill(math_queries(40), TEACHER, ScriptedTeacher(delay_s=0.3), GenerationCache({root!r}, "m"),
@@ -116,7 +123,7 @@ def test_a_killed_job_loses_no_finished_generation(tmp_path, verifier):
     import time
     from pathlib import Path
 
-    from distillery.generate.cache import model_folder_name
+    from distillery.generation.cache import model_folder_name
 
     root = tmp_path / "cache"
     code = KILLED_RUN.format(tests=str(Path(__file__).parent), root=str(root))
@@ -131,9 +138,11 @@ def test_a_killed_job_loses_no_finished_generation(tmp_path, verifier):
     assert stored >= 12 and not list(folder.glob(".*"))  # whole segments only, no temporary files left
 
     backend = ScriptedTeacher()
-    resumed, report = distill(math_queries(40), TEACHER, backend, GenerationCache(root, "m"), verifier, conversation,
-                              flush_every=4)
+    resumed, report = distill(
+        math_queries(40), TEACHER, backend, GenerationCache(root, "m"), verifier, conversation, flush_every=4
+    )
     assert report["cache_hits"] == stored and report["generated"] == backend.calls  # nothing generated twice
-    uninterrupted, _ = distill(math_queries(40), TEACHER, ScriptedTeacher(), GenerationCache(tmp_path / "fresh", "m"),
-                               verifier, conversation)
+    uninterrupted, _ = distill(
+        math_queries(40), TEACHER, ScriptedTeacher(), GenerationCache(tmp_path / "fresh", "m"), verifier, conversation
+    )
     assert resumed.drop(["cached", "latency_s"]).equals(uninterrupted.drop(["cached", "latency_s"]))

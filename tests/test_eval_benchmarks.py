@@ -9,11 +9,13 @@ import zlib
 import pytest
 
 from conftest import REPO, shared_file, write_jsonl
-from distillery.evaluate.benchmarks import LCB_WITH_STARTER, LCB_WITHOUT_STARTER, decode_tests, load_problems
-from distillery.evaluate.generate import Sampling, sample_seed, shard_pairs
-from distillery.evaluate.models import evaluated_models, paper_models, weights_fingerprint, workflow_inputs
-from distillery.generate.prompting import MATH_SUFFIX, SYSTEM_PROMPT, build_messages
-from distillery.sources import SourceError
+from distillery.core.model_resolution import model_fingerprint
+from distillery.core.prompts import MATH_SUFFIX, SYSTEM_PROMPT, build_messages
+from distillery.evaluate.problems import LCB_WITH_STARTER, LCB_WITHOUT_STARTER, decode_tests, load_problems
+from distillery.evaluate.samples import sample_seed, shard_pairs
+from distillery.plan.evaluated_models import evaluated_models, paper_models, workflow_inputs
+from distillery.plan.rule_params import Sampling
+from distillery.queries.sources import SourceError
 
 LCB = {"id": "question_id", "text": "question_content"}
 
@@ -41,10 +43,14 @@ def test_livecodebench_window_keeps_the_papers_problems():
 def test_math_benchmarks_get_the_papers_prompt():
     data = {"path": str(shared_file("aime2025.jsonl")), "id": "id", "text": "problem"}
     problems = load_problems("aime2025", data, {"kind": "math", "limit": 2}).to_pylist()
-    assert [p["problem_id"] for p in problems] == ["2025-I-1", "2025-I-2"] and problems[0]["reference"]["answer"] == "70"
+    assert [p["problem_id"] for p in problems] == ["2025-I-1", "2025-I-2"] and problems[0]["reference"][
+        "answer"
+    ] == "70"
     messages = build_messages(problems[0], SYSTEM_PROMPT)
     assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
-    assert messages[1]["content"].startswith("Find the sum of all integer bases") and messages[1]["content"].endswith(MATH_SUFFIX)
+    assert messages[1]["content"].startswith("Find the sum of all integer bases") and messages[1]["content"].endswith(
+        MATH_SUFFIX
+    )
 
 
 def test_hub_private_tests_are_decoded_and_pickled_objects_refused(tmp_path):
@@ -54,8 +60,15 @@ def test_hub_private_tests_are_decoded_and_pickled_objects_refused(tmp_path):
     evil = base64.b64encode(zlib.compress(pickle.dumps(pytest.approx(1)))).decode()
     with pytest.raises(Exception, match="refusing to unpickle|neither JSON"):
         decode_tests(evil)
-    row = {"question_id": "x1", "question_content": "Add two numbers.", "starter_code": "", "metadata": "{}",
-           "public_test_cases": json.dumps(tests), "private_test_cases": packed, "contest_date": "2024-11-02T00:00:00"}
+    row = {
+        "question_id": "x1",
+        "question_content": "Add two numbers.",
+        "starter_code": "",
+        "metadata": "{}",
+        "public_test_cases": json.dumps(tests),
+        "private_test_cases": packed,
+        "contest_date": "2024-11-02T00:00:00",
+    }
     path = write_jsonl(tmp_path / "lcb.jsonl", [row])
     [problem] = load_problems("lcb", {"path": str(path), **LCB}, {"kind": "livecodebench"}).to_pylist()
     assert len(problem["reference"]["tests"]) == 2 and json.loads(problem["meta"])["private_tests"] == 1
@@ -83,20 +96,36 @@ def test_shards_partition_the_samples_and_seeds_differ():
     assert pairs == [(p, s) for p in range(5) for s in range(4)] and [len(s) for s in shards] == [7, 7, 6]
     seeds = {sample_seed(0, "b", str(p), s) for p, s in pairs}
     assert len(seeds) == 20 and sample_seed(0, "b", "1", 2) == sample_seed(0, "b", "1", 2)
-    sampling = Sampling.from_config({"benchmarks": {"b": {"samples": 4, "max_new_tokens": 7}}, "max_new_tokens": 100,
-                                     "temperature": 0.6, "top_p": 0.95, "seed": 1, "stop": ["</answer>"],
-                                     "system_prompt": "paper"}, "b")
+    sampling = Sampling.from_config(
+        {
+            "benchmarks": {"b": {"samples": 4, "max_new_tokens": 7}},
+            "max_new_tokens": 100,
+            "temperature": 0.6,
+            "top_p": 0.95,
+            "seed": 1,
+            "stop": ["</answer>"],
+            "system_prompt": "paper",
+        },
+        "b",
+    )
     assert sampling.max_new_tokens == 7 and sampling.system_prompt == SYSTEM_PROMPT
     assert Sampling(**sampling.as_dict()) == sampling
 
 
 def test_students_extra_models_and_teachers_as_models():
-    config = {"teachers": [{"name": "r1", "backend": "openai", "model": "deepseek-reasoner",
-                            "openai": {"base_url": "http://x/v1"}}, {"name": "am", "backend": "vllm", "model": "am"}],
-              "evaluate": {"student_backend": {"backend": "vllm", "vllm": {"tensor_parallel_size": 4}},
-                           "extra_models": [{"name": "base", "model": "results/models/gemma3-270m",
-                                             "backend": "transformers"},
-                                            {"name": "r1-itself", "teacher": "r1"}]}}
+    config = {
+        "teachers": [
+            {"name": "r1", "backend": "openai", "model": "deepseek-reasoner", "openai": {"base_url": "http://x/v1"}},
+            {"name": "am", "backend": "vllm", "model": "am"},
+        ],
+        "evaluate": {
+            "student_backend": {"backend": "vllm", "vllm": {"tensor_parallel_size": 4}},
+            "extra_models": [
+                {"name": "base", "model": "results/models/gemma3-270m", "backend": "transformers"},
+                {"name": "r1-itself", "teacher": "r1"},
+            ],
+        },
+    }
     models = evaluated_models(config)
     assert list(models) == ["r1", "am", "base", "r1-itself"]
     assert models["am"]["model"] == "results/train/am/model" and models["am"]["backend"] == "vllm"
@@ -117,7 +146,7 @@ def test_students_extra_models_and_teachers_as_models():
 def test_config_checks_keep_evaluation_and_decontamination_consistent():
     import yaml
 
-    from distillery.config import ConfigError, check_config
+    from distillery.plan.config_checks import ConfigError, check_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     check_config(config)
@@ -146,7 +175,7 @@ def test_a_retrained_model_is_a_new_cache_identity(tmp_path):
     (folder / "config.json").write_text("{}")
     weights = bytearray(1 << 20)
     (folder / "model.safetensors").write_bytes(bytes(weights))
-    before = weights_fingerprint(folder)
+    before = model_fingerprint(folder)
     weights[700_000] = 1
     (folder / "model.safetensors").write_bytes(bytes(weights))
-    assert weights_fingerprint(folder) != before
+    assert model_fingerprint(folder) != before

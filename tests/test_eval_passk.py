@@ -32,9 +32,20 @@ def test_pass_at_k_at_paper_scale_does_not_overflow():
 
 
 def _samples(correct_by_problem, tokens=10, finish="stop"):
-    return [{"problem_id": pid, "sample": s, "correct": bool(ok), "gradeable": True, "completion_tokens": tokens,
-             "finish_reason": finish, "cached": False, "detail": ""}
-            for pid, marks in correct_by_problem.items() for s, ok in enumerate(marks)]
+    return [
+        {
+            "problem_id": pid,
+            "sample": s,
+            "correct": bool(ok),
+            "gradeable": True,
+            "completion_tokens": tokens,
+            "finish_reason": finish,
+            "cached": False,
+            "detail": "",
+        }
+        for pid, marks in correct_by_problem.items()
+        for s, ok in enumerate(marks)
+    ]
 
 
 def test_pass_at_1_from_n_samples_is_the_mean_and_its_stderr_is_across_problems():
@@ -54,8 +65,19 @@ def test_pass_at_1_from_n_samples_is_the_mean_and_its_stderr_is_across_problems(
 
 def test_lengths_truncation_and_ungradeable_samples_are_reported_apart():
     rows = _samples({"a": [1, 0]}, tokens=100) + _samples({"b": [0, 0]}, tokens=300, finish="length")
-    rows += [{"problem_id": "c", "sample": s, "correct": False, "gradeable": False, "completion_tokens": 200,
-              "finish_reason": "stop", "cached": True, "detail": "query has no tests"} for s in range(2)]
+    rows += [
+        {
+            "problem_id": "c",
+            "sample": s,
+            "correct": False,
+            "gradeable": False,
+            "completion_tokens": 200,
+            "finish_reason": "stop",
+            "cached": True,
+            "detail": "query has no tests",
+        }
+        for s in range(2)
+    ]
     scores = summarize(rows)
     assert scores["pass@1"] == pytest.approx(0.25)  # c is left out, not counted wrong
     assert scores["graded_problems"] == 2 and scores["problems"] == 3

@@ -3,9 +3,9 @@ import json
 import pyarrow as pa
 import pytest
 
-from distillery.canonical import qid
-from distillery.filters import FILTER_ORDER, apply_filters
-from distillery.schema import QUERY
+from distillery.core.canonical import qid
+from distillery.core.schema import QUERY
+from distillery.queries.filters import FILTER_ORDER, apply_filters
 
 
 def queries(*conversations):
@@ -13,8 +13,16 @@ def queries(*conversations):
     for row, messages in enumerate(conversations):
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
-        rows.append({"qid": qid(messages), "source": "t", "category": "general", "messages": messages,
-                     "reference": None, "meta": json.dumps({"row": row})})
+        rows.append(
+            {
+                "qid": qid(messages),
+                "source": "t",
+                "category": "general",
+                "messages": messages,
+                "reference": None,
+                "meta": json.dumps({"row": row}),
+            }
+        )
     return pa.Table.from_pylist(rows, schema=QUERY)
 
 
@@ -35,16 +43,24 @@ FLAGGED = {
     "incomplete": [
         "Can you help me write a cover letter for a job as a",
         "Here is my code:\n```python\ndef f(x):\n    return x",
-        [{"role": "user", "content": "Hello there, please help me."}, {"role": "assistant", "content": ""},
-         {"role": "user", "content": "What did you say about that?"}],
+        [
+            {"role": "user", "content": "Hello there, please help me."},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "What did you say about that?"},
+        ],
         "Translate the following sentence into French:",
     ],
     "unusual_unicode": ["\ue000\ue001\ufffd\u200b\u200b hello there what is this \x07\x07\x07\x07"],
     "url": ["See https://example.org/problem?id=3 and solve it.", "Visit www.example.com for the rules."],
-    "table": ["Given the data\n| x | y |\n|---|---|\n| 1 | 2 |\nfind the slope.",
-              "Read <table><tr><td>1</td></tr></table> and sum it."],
-    "image": ["As shown in the figure below, find the angle ABC.", "Describe ![plot](plot.png) in words.",
-              "What is in the attached image of my cat?"],
+    "table": [
+        "Given the data\n| x | y |\n|---|---|\n| 1 | 2 |\nfind the slope.",
+        "Read <table><tr><td>1</td></tr></table> and sum it.",
+    ],
+    "image": [
+        "As shown in the figure below, find the angle ABC.",
+        "Describe ![plot](plot.png) in words.",
+        "What is in the attached image of my cat?",
+    ],
 }
 
 
@@ -90,8 +106,11 @@ def test_empty_input(filters_config):
 
 
 def test_mixed_turn_counts_keep_texts_on_their_rows(filters_config):
-    two_turns = [{"role": "user", "content": "Tell me about tides, please."},
-                 {"role": "assistant", "content": "Sure."}, {"role": "user", "content": "See www.example.com"}]
+    two_turns = [
+        {"role": "user", "content": "Tell me about tides, please."},
+        {"role": "assistant", "content": "Sure."},
+        {"role": "user", "content": "See www.example.com"},
+    ]
     table = queries(two_turns, "A clean single-turn question about the moon?")
     kept, rejects, _ = apply_filters(table, filters_config)
     assert rejects.column("reason").to_pylist() == ["url"]

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import TINY_WORDS, tiny_llama_config, tiny_tokenizer
-from distillery.generate.backend import GenerationRequest
-from distillery.generate.openai_backend import GenerationError, OpenAIBackend
-from distillery.generate.vllm_backend import result_from_vllm, sampling_kwargs
+from distillery.generation.backend import GenerationRequest
+from distillery.generation.openai_backend import GenerationError, OpenAIBackend
+from distillery.generation.vllm_backend import result_from_vllm, sampling_kwargs
 from fault_server import FaultServer
 
 KEY_ENV = "DISTILLERY_TEST_API_KEY"
@@ -58,15 +58,35 @@ def served(tiny_model_dir):
     cli = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     log = open(tiny_model_dir / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-c", cli, "serve", str(tiny_model_dir), "--host", "127.0.0.1",
-                             "--port", str(port), "--device", "cpu", "--dtype", "float32"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            cli,
+            "serve",
+            str(tiny_model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "--dtype",
+            "float32",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited with {proc.returncode}: "
-                            f"{(tiny_model_dir / 'serve.log').read_text()[-2000:]}")
+                pytest.fail(
+                    f"transformers serve exited with {proc.returncode}: "
+                    f"{(tiny_model_dir / 'serve.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as r:
                     if r.status == 200:
@@ -94,15 +114,22 @@ def test_transformers_serve_results_in_order(served, tiny_model_dir):
 
     base_url, model = served
     words = "what is two plus four the answer a b c d e f".split()
-    requests = [GenerationRequest(messages=[{"role": "user", "content": " ".join(words[: 1 + i])}],
-                                  max_new_tokens=2 + i % 4, temperature=0.0 if i % 3 == 0 else 0.8, top_p=0.95,
-                                  seed=i) for i in range(10)]
+    requests = [
+        GenerationRequest(
+            messages=[{"role": "user", "content": " ".join(words[: 1 + i])}],
+            max_new_tokens=2 + i % 4,
+            temperature=0.0 if i % 3 == 0 else 0.8,
+            top_p=0.95,
+            seed=i,
+        )
+        for i in range(10)
+    ]
     backend = OpenAIBackend(base_url, model, api_key_env=None, max_concurrency=4, timeout_s=60)
     results = backend.generate(requests)
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     assert len(results) == len(requests)
-    for request, result in zip(requests, results):
+    for request, result in zip(requests, results, strict=True):
         prompt = tokenizer.apply_chat_template(request.messages, tokenize=True, add_generation_prompt=True)
         prompt_ids = prompt["input_ids"] if hasattr(prompt, "keys") else prompt
         assert result.prompt_tokens == len(prompt_ids)  # distinct per request: results are in request order
@@ -126,16 +153,30 @@ def test_transformers_serve_stop_string_is_kept(served):
 
 
 def fault_requests(n: int) -> list[GenerationRequest]:
-    return [GenerationRequest(messages=[{"role": "system", "content": "be brief"},
-                                        {"role": "user", "content": f"request {i}"}],
-                              max_new_tokens=16, temperature=0.7, seed=i, stop=("</s>",)) for i in range(n)]
+    return [
+        GenerationRequest(
+            messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": f"request {i}"}],
+            max_new_tokens=16,
+            temperature=0.7,
+            seed=i,
+            stop=("</s>",),
+        )
+        for i in range(n)
+    ]
 
 
 def test_faults_every_request_completes_once_in_order(monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     with FaultServer(fault_rate=0.3, max_faults=3, slow_s=2.5, reasoning=True, api_key=SECRET) as server:
-        backend = OpenAIBackend(server.base_url, "fault-model", api_key_env=KEY_ENV, max_concurrency=16,
-                                timeout_s=1.0, max_retries=6, backoff_s=0.01)
+        backend = OpenAIBackend(
+            server.base_url,
+            "fault-model",
+            api_key_env=KEY_ENV,
+            max_concurrency=16,
+            timeout_s=1.0,
+            max_retries=6,
+            backoff_s=0.01,
+        )
         requests = fault_requests(50)
         results = backend.generate(requests)
 
@@ -144,7 +185,7 @@ def test_faults_every_request_completes_once_in_order(monkeypatch):
     assert sum(server.faults.values()) >= 10 and set(server.faults) == {"429", "500", "slow"}
     assert backend.retries == sum(server.faults.values())
     assert sum(server.attempts.values()) == 50 + backend.retries
-    for name, result in zip(names, results):
+    for name, result in zip(names, results, strict=True):
         assert result.text == f"<think>thinking about {name}</think>echo: {name}</s>"  # stop string kept
         assert result.finish_reason == "stop"
         assert result.prompt_tokens == 2 + len(name.split())
@@ -157,8 +198,7 @@ def test_faults_every_request_completes_once_in_order(monkeypatch):
 def test_length_finish_and_extra_body():
     with FaultServer(fault_rate=0.0) as server:
         backend = OpenAIBackend(server.base_url, "m", extra_body={"top_k": 20})
-        [result] = backend.generate([GenerationRequest(messages=[{"role": "user", "content": "x"}],
-                                                       max_new_tokens=2)])
+        [result] = backend.generate([GenerationRequest(messages=[{"role": "user", "content": "x"}], max_new_tokens=2)])
     assert result.finish_reason == "length" and result.text == "echo: x"
     assert server.bodies[0]["top_k"] == 20
 
@@ -208,22 +248,41 @@ def test_connection_refused_is_retried_then_raised():
 def test_vllm_result_mapping_with_a_stand_in():
     """A plain stand-in shaped like vLLM's RequestOutput: the vLLM engine itself is not exercised here (vLLM
     cannot be installed on these machines); only the mapping and the sampling settings are."""
-    stand_in = SimpleNamespace(prompt_token_ids=[1, 2, 3, 4],
-                               outputs=[SimpleNamespace(text="<think>hm</think>42", token_ids=(5, 6, 7),
-                                                        finish_reason="length")])
+    stand_in = SimpleNamespace(
+        prompt_token_ids=[1, 2, 3, 4],
+        outputs=[SimpleNamespace(text="<think>hm</think>42", token_ids=(5, 6, 7), finish_reason="length")],
+    )
     result = result_from_vllm(stand_in, latency_s=1.5)
     assert (result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens, result.latency_s) == (
-        "<think>hm</think>42", "length", 4, 3, 1.5)
+        "<think>hm</think>42",
+        "length",
+        4,
+        3,
+        1.5,
+    )
     stand_in.outputs[0].finish_reason = "stop"
     assert result_from_vllm(stand_in).finish_reason == "stop"
-    request = GenerationRequest(messages=[{"role": "user", "content": "q"}], max_new_tokens=7, temperature=0.6,
-                                top_p=0.95, seed=11, stop=("\n\n",))
-    assert sampling_kwargs(request) == {"temperature": 0.6, "top_p": 0.95, "max_tokens": 7, "seed": 11,
-                                        "stop": ["\n\n"], "n": 1, "include_stop_str_in_output": True}
+    request = GenerationRequest(
+        messages=[{"role": "user", "content": "q"}],
+        max_new_tokens=7,
+        temperature=0.6,
+        top_p=0.95,
+        seed=11,
+        stop=("\n\n",),
+    )
+    assert sampling_kwargs(request) == {
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_tokens": 7,
+        "seed": 11,
+        "stop": ["\n\n"],
+        "n": 1,
+        "include_stop_str_in_output": True,
+    }
 
 
 def test_stop_string_is_put_back_from_vllm_stop_reason():
-    from distillery.generate.openai_backend import with_stop_string
+    from distillery.generation.openai_backend import with_stop_string
 
     assert with_stop_string("<answer>4", ("</answer>",), "</answer>") == "<answer>4</answer>"  # vLLM server
     assert with_stop_string("<answer>4</answer>", ("</answer>",), None) == "<answer>4</answer>"  # kept already

@@ -30,7 +30,9 @@ def test_conda_envs_agree_with_pyproject():
                 continue
             name, version = line.split("==")
             name = name.split("[")[0]
-            assert pinned.get(name.lower()) == version, f"{env.name}: {line} but pyproject pins {pinned.get(name.lower())}"
+            assert pinned.get(name.lower()) == version, (
+                f"{env.name}: {line} but pyproject pins {pinned.get(name.lower())}"
+            )
 
 
 def test_every_rule_declares_a_log_and_code_fingerprint():
@@ -46,7 +48,7 @@ def test_every_rule_declares_a_log_and_code_fingerprint():
 def test_config_checks_beyond_the_schema():
     import pytest
 
-    from distillery.config import ConfigError, check_config
+    from distillery.plan.config_checks import ConfigError, check_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config.setdefault("decontaminate", {})

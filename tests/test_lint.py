@@ -13,15 +13,33 @@ pytestmark = pytest.mark.workflow
 
 def test_snakemake_lint_has_no_findings(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")  # the linter parses the workflow: not in the checkout
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--directory", str(workdir),
-                           "--snakefile", str(workdir / "Snakefile")],
-                          cwd=workdir, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--lint",
+            "--directory",
+            str(workdir),
+            "--snakefile",
+            str(workdir / "Snakefile"),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Lints for" not in out, out[-6000:]
 
 
 def test_snakefmt_check_passes():
     files = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
-    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", *map(str, files)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "--diff", *map(str, files)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]

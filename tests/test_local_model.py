@@ -8,18 +8,25 @@ from types import SimpleNamespace
 
 import pytest
 
-from distillery.generate import local_model
-from distillery.generate.prompting import FEW_SHOT, MATH_SUFFIX, STOP, SYSTEM_PROMPT, build_messages
+from distillery.core.prompts import FEW_SHOT, MATH_SUFFIX, STOP, SYSTEM_PROMPT, build_messages
+from distillery.distill import local_model
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-               "tokenizer_config.json", "chat_template.jinja"}
+MODEL_FILES = {
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+}
 
 
 def query(category, *turns, system=None):
     roles = ["user", "assistant"]
-    messages = ([{"role": "system", "content": system}] if system else []) + \
-        [{"role": roles[i % 2], "content": t} for i, t in enumerate(turns)]
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": roles[i % 2], "content": t} for i, t in enumerate(turns)
+    ]
     return {"qid": "q", "category": category, "messages": messages, "reference": {}}
 
 
@@ -79,7 +86,7 @@ def test_few_shot_examples_parse_and_verify_shape(category):
 
     turns = FEW_SHOT[category]
     assert turns and [m["role"] for m in turns] == ["user", "assistant"] * (len(turns) // 2)
-    for user, assistant in zip(turns[::2], turns[1::2]):
+    for user, assistant in zip(turns[::2], turns[1::2], strict=True):
         parsed = split_response(assistant["content"])
         assert parsed.think and parsed.answer and parsed.problem is None
         expected = {"math": "\\boxed{", "code": "```python", "science": "The answer is ("}.get(category)
@@ -111,7 +118,7 @@ def converted(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backend(converted):
-    from distillery.generate.transformers_backend import TransformersBackend
+    from distillery.generation.transformers_backend import TransformersBackend
 
     return TransformersBackend.load(str(converted[0]), dtype="bfloat16", device="cpu", batch_size=2)
 
@@ -140,26 +147,30 @@ def test_folder_loads_and_renders_gemma_turns(converted):
     assert model.config.model_type.startswith("gemma3")
     messages = build_messages(query("chat", "hi", "hello", "bye", system="Be brief."), SYSTEM_PROMPT)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert text == (f"<bos><start_of_turn>user\n{SYSTEM_PROMPT}\n\nBe brief.\n\nhi<end_of_turn>\n"
-                    "<start_of_turn>model\nhello<end_of_turn>\n"
-                    "<start_of_turn>user\nbye<end_of_turn>\n<start_of_turn>model\n")
+    assert text == (
+        f"<bos><start_of_turn>user\n{SYSTEM_PROMPT}\n\nBe brief.\n\nhi<end_of_turn>\n"
+        "<start_of_turn>model\nhello<end_of_turn>\n"
+        "<start_of_turn>user\nbye<end_of_turn>\n<start_of_turn>model\n"
+    )
     ids = tokenizer(text, add_special_tokens=False).input_ids
     assert ids[:2] == [tokenizer.bos_token_id, local_model.START_OF_TURN]
     assert ids.count(local_model.START_OF_TURN) == 4 and ids.count(local_model.END_OF_TURN) == 3
     with pytest.raises(Exception, match="alternate"):
-        tokenizer.apply_chat_template([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
-                                      tokenize=False)
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], tokenize=False
+        )
 
 
 @pytest.mark.workflow
 def test_generation_produces_text_and_stops(backend):
-    from distillery.generate.backend import GenerationRequest
+    from distillery.generation.backend import GenerationRequest
 
     q = query("science", "Which planet is closest to the Sun?\n\nA. Venus\nB. Mercury\nC. Mars\nD. Earth")
     messages = build_messages(q, SYSTEM_PROMPT, FEW_SHOT["science"])
     budget = 120
-    stopped, free = backend.generate([GenerationRequest(messages, max_new_tokens=budget, stop=STOP),
-                                      GenerationRequest(messages, max_new_tokens=6)])
+    stopped, free = backend.generate(
+        [GenerationRequest(messages, max_new_tokens=budget, stop=STOP), GenerationRequest(messages, max_new_tokens=6)]
+    )
     assert stopped.finish_reason == "stop" and stopped.completion_tokens < budget
     assert "<answer>" in stopped.text and stopped.text.endswith("</answer>")  # kept, as servers keep it
     assert stopped.prompt_tokens > 100 and free.text.strip() and free.completion_tokens <= 6

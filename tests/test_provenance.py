@@ -1,12 +1,17 @@
-from distillery import provenance
-from distillery.provenance import code_hash, module_closure, script_code_hash
+from distillery.plan import code_fingerprints as provenance
+from distillery.plan.code_fingerprints import code_hash, module_closure, script_code_hash
 
 
 def test_closure_follows_package_imports_transitively():
-    closure = module_closure("distillery.benchmarks")
+    closure = module_closure("distillery.queries.benchmark_items")
     # benchmarks -> sources -> canonical, schema
-    assert {"distillery.benchmarks", "distillery.sources", "distillery.canonical", "distillery.schema"} <= set(closure)
-    assert "distillery.filters" not in closure and "distillery.embed" not in closure
+    assert {
+        "distillery.queries.benchmark_items",
+        "distillery.queries.sources",
+        "distillery.core.canonical",
+        "distillery.core.schema",
+    } <= set(closure)
+    assert "distillery.queries.filters" not in closure and "distillery.queries.embeddings" not in closure
 
 
 def test_hash_changes_with_any_module_in_the_closure(tmp_path, monkeypatch):
@@ -32,11 +37,17 @@ def test_hash_changes_with_any_module_in_the_closure(tmp_path, monkeypatch):
 
 def test_script_hash_covers_what_the_script_imports(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("import json\nfrom distillery.dedup import dedup\nfrom distillery.artifacts import write_stage\n")
-    assert script_code_hash(script) == code_hash("distillery.dedup", "distillery.artifacts")
-    assert script_code_hash(script) != code_hash("distillery.dedup")
+    script.write_text(
+        "import json\nfrom distillery.queries.dedup import dedup\nfrom distillery.core.artifacts import write_stage\n"
+    )
+    assert script_code_hash(script) == code_hash("distillery.queries.dedup", "distillery.core.artifacts")
+    assert script_code_hash(script) != code_hash("distillery.queries.dedup")
 
 
 def test_modules_loaded_by_name_are_in_the_closure():
-    assert {"distillery.verify.math", "distillery.verify.code", "distillery.verify.sandbox",
-            "distillery.verify.instructions"} <= set(module_closure("distillery.verify.pool"))
+    assert {
+        "distillery.verify.math",
+        "distillery.verify.code",
+        "distillery.verify.sandbox",
+        "distillery.verify.instructions",
+    } <= set(module_closure("distillery.verify.pool"))

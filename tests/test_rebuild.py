@@ -14,8 +14,17 @@ from workflow import planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
-QUERY_RULES = {"ingest_source", "dedup_queries", "filter_queries", "benchmark_items", "embed_queries",
-               "embed_benchmarks", "decontaminate_queries", "query_shards", "query_report"}
+QUERY_RULES = {
+    "ingest_source",
+    "dedup_queries",
+    "filter_queries",
+    "benchmark_items",
+    "embed_queries",
+    "embed_benchmarks",
+    "decontaminate_queries",
+    "query_shards",
+    "query_report",
+}
 
 
 def plan(workdir, *config_files, override=tiny_run.OVERRIDE):
@@ -91,9 +100,9 @@ def test_editing_one_source_file_reruns_only_what_reads_it(tiny_done):
 
 
 def test_editing_package_code_reruns_only_the_rules_that_run_it(tiny_done):
-    with edited(tiny_done / "distillery/figures/fig4_token_counts.py"):
+    with edited(tiny_done / "distillery/analysis/figures/fig4_token_counts.py"):
         assert plan(tiny_done) == {"fig4_token_counts": 1}
-    with edited(tiny_done / "distillery/export.py"):
+    with edited(tiny_done / "distillery/corpora/export.py"):
         assert plan(tiny_done) == {"export_corpus": len(tiny_run.TEACHERS)}
     with edited(tiny_done / "distillery/verify/math.py"):
         jobs = plan(tiny_done)

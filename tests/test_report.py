@@ -1,8 +1,8 @@
 """`snakemake --report` on a finished run: one HTML file with every figure and table, each with its caption."""
 
 import re
-import sys
 import subprocess
+import sys
 
 import pytest
 
@@ -14,20 +14,41 @@ pytestmark = pytest.mark.workflow
 
 def captions():
     """report/*.rst -> its first words (the bold title), which the report must show."""
-    return {p.stem: re.match(r"\*\*(.+?)\*\*", p.read_text()).group(1)
-            for p in (REPO / "report").glob("*.rst") if p.stem != "workflow"}
+    return {
+        p.stem: re.match(r"\*\*(.+?)\*\*", p.read_text()).group(1)
+        for p in (REPO / "report").glob("*.rst")
+        if p.stem != "workflow"
+    }
 
 
 def test_report_has_every_figure_and_table_with_its_caption(tiny_done, tmp_path):
     html = tmp_path / "report.html"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--report", str(html), "--directory", str(tiny_done),
-                           "--snakefile", str(tiny_done / "Snakefile"), *tiny_run.targets(), *tiny_run.config_args()],
-                          cwd=tiny_done, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--report",
+            str(html),
+            "--directory",
+            str(tiny_done),
+            "--snakefile",
+            str(tiny_done / "Snakefile"),
+            *tiny_run.targets(),
+            *tiny_run.config_args(),
+        ],
+        cwd=tiny_done,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = html.read_text()
     files = {name: f"results/figures/{name}.png" for name in captions() if name.startswith("fig")}
-    files.update({name: f"results/tables/{name}.csv" for name in captions() if not name.startswith("fig")},
-                 query_report="results/queries/report.md")
+    files.update(
+        {name: f"results/tables/{name}.csv" for name in captions() if not name.startswith("fig")},
+        query_report="results/queries/report.md",
+    )
     built = {name: path for name, path in files.items() if (tiny_done / path).exists()}
     assert set(built) == set(files)  # the cheap run builds every figure and table
     for name, path in built.items():

@@ -1,7 +1,7 @@
 import ctypes
 import sys
 
-from distillery.runlog import job_log
+from distillery.core.runlog import job_log
 
 
 def test_job_log_catches_python_logging_and_c_level_output(tmp_path, capfd):

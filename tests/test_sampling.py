@@ -6,7 +6,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-from distillery.generate.sampling import NucleusSampler, TemperatureTopP
+from distillery.generation.nucleus_sampling import NucleusSampler, TemperatureTopP
 
 
 def reference(scores: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
@@ -57,8 +57,16 @@ def test_top_p_one_only_scales():
 def peaked_model():
     """A tiny random LM with a peaked next-token distribution, as a trained LM has, and 4 prompts."""
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=4096, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
+    config = LlamaConfig(
+        vocab_size=4096,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     model = LlamaForCausalLM(config).eval()
     with torch.no_grad():
         model.lm_head.weight.mul_(40)
@@ -75,8 +83,9 @@ def test_sampled_tokens_equal_transformers_warpers():
     full = processor._full
     processor._full = lambda ids, scores: full_sorts.append(1) or full(ids, scores)
     torch.manual_seed(7)
-    ours = model.generate(prompt, temperature=1.0, top_p=1.0, **common,
-                          logits_processor=LogitsProcessorList([processor]))
+    ours = model.generate(
+        prompt, temperature=1.0, top_p=1.0, **common, logits_processor=LogitsProcessorList([processor])
+    )
     assert torch.equal(ours, theirs)
     assert not full_sorts, "the fast path was not taken"
 
@@ -111,8 +120,16 @@ def test_sampler_repeats_under_a_seed_and_generate_picks_its_draws():
 
     def sample(seed):
         torch.manual_seed(seed)
-        return model.generate(prompt, max_new_tokens=16, do_sample=False, pad_token_id=0, temperature=None, top_p=None,
-                              top_k=None, logits_processor=LogitsProcessorList([NucleusSampler(0.9, 0.95)]))
+        return model.generate(
+            prompt,
+            max_new_tokens=16,
+            do_sample=False,
+            pad_token_id=0,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            logits_processor=LogitsProcessorList([NucleusSampler(0.9, 0.95)]),
+        )
 
     first, again, other = sample(3), sample(3), sample(4)
     assert torch.equal(first, again) and not torch.equal(first, other)

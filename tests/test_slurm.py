@@ -22,8 +22,9 @@ VOLATILE = {"latency_s", "cached", "wall_s", "seconds", "created"}  # timing and
 
 
 def gpu_override(workdir):
-    (workdir / tiny_run.OVERRIDE).write_text(tiny_run.override(
-        extra="", alpha={"gpus_per_node": 1}).replace("  perplexity: {", "  perplexity: {gpus: 1, "))
+    (workdir / tiny_run.OVERRIDE).write_text(
+        tiny_run.override(extra="", alpha={"gpus_per_node": 1}).replace("  perplexity: {", "  perplexity: {gpus: 1, ")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,7 @@ def targets(done):
     """Query preparation (with both embedding rules), distillation and perplexity: every kind of GPU rule
     the cheap run has, and the CPU rules between them."""
     perplexity = sorted(str(p.relative_to(done)) for p in (done / "results/corpora/perplexity").rglob("*.parquet"))
-    return ["results/queries/report.md", *(f"results/distill/{t}/summary.json" for t in tiny_run.TEACHERS),
-            *perplexity]
+    return ["results/queries/report.md", *(f"results/distill/{t}/summary.json" for t in tiny_run.TEACHERS), *perplexity]
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,20 @@ def runs(cluster, tiny_done, tmp_path_factory):
     gpu_override(remote)
     # The README's command. This 2-core node stands in for a site: few jobs at once, the rules' own
     # thread counts (the profile's are for cluster nodes), a short first status check.
-    proc = snakemake(remote, "--profile", "slurm", *targets(tiny_done), *tiny_run.config_args(), "--jobs", "4",
-                     "--set-threads", "filter_queries=2", "--slurm-init-seconds-before-status-checks", "4",
-                     timeout=540)
+    proc = snakemake(
+        remote,
+        "--profile",
+        "slurm",
+        *targets(tiny_done),
+        *tiny_run.config_args(),
+        "--jobs",
+        "4",
+        "--set-threads",
+        "filter_queries=2",
+        "--slurm-init-seconds-before-status-checks",
+        "4",
+        timeout=540,
+    )
     return tiny_done, remote, proc
 
 
@@ -97,9 +108,24 @@ def test_gpu_rules_are_submitted_with_gpus_and_cpu_rules_without(cluster, runs):
 def test_a_gpu_job_sees_its_gpu(cluster, tmp_path):
     """The fake GPUs behave like real ones to a job: SLURM hands one out in CUDA_VISIBLE_DEVICES."""
     out = tmp_path / "job.out"
-    job = subprocess.run(["sbatch", "--parsable", "--gpus=1", "-p", "gpu", "-o", str(out), "--wrap",
-                          "srun -n1 sh -c 'echo visible=$CUDA_VISIBLE_DEVICES'"], env=cluster.env, capture_output=True,
-                         text=True, timeout=30, check=True).stdout.strip()
+    job = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--gpus=1",
+            "-p",
+            "gpu",
+            "-o",
+            str(out),
+            "--wrap",
+            "srun -n1 sh -c 'echo visible=$CUDA_VISIBLE_DEVICES'",
+        ],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
     deadline = time.monotonic() + 60
     while "JobState=COMPLETED" not in cluster.scontrol("show", "job", job) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -115,8 +141,11 @@ def comparable(path):
 
 def test_results_equal_a_local_run(runs):
     local, remote, _ = runs
-    files = sorted(p.relative_to(remote) for p in (remote / "results").rglob("*")
-                   if p.is_file() and p.suffix in (".parquet", ".csv", ".md") and "cache" not in p.parts)
+    files = sorted(
+        p.relative_to(remote)
+        for p in (remote / "results").rglob("*")
+        if p.is_file() and p.suffix in (".parquet", ".csv", ".md") and "cache" not in p.parts
+    )
     assert len(files) > 20
     for rel in files:
         if rel.suffix == ".parquet":

@@ -16,8 +16,14 @@ from workflow import copy_workflow, snakemake
 pytestmark = [pytest.mark.acceptance, pytest.mark.slurm, pytest.mark.workflow]
 
 # Every rule that runs a model gets one of the fake GPUs (the default's teachers ask for none).
-GPU_RULES = ("embed_queries", "embed_benchmarks", "distill_shard", "corpus_perplexity", "train_student",
-             "eval_generate")
+GPU_RULES = (
+    "embed_queries",
+    "embed_benchmarks",
+    "distill_shard",
+    "corpus_perplexity",
+    "train_student",
+    "eval_generate",
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +31,19 @@ def runs(cluster, tmp_path_factory):  # noqa: F811
     local = copy_workflow(tmp_path_factory.mktemp("local"))
     snakemake(local, "--profile", "profiles/local", "all", timeout=1500)
     remote = copy_workflow(tmp_path_factory.mktemp("remote"))
-    proc = snakemake(remote, "--profile", "slurm", "all", "--jobs", "2", "--slurm-init-seconds-before-status-checks",
-                     "4", "--set-resources", *(f"{rule}:gpu=1" for rule in GPU_RULES), timeout=2400)
+    proc = snakemake(
+        remote,
+        "--profile",
+        "slurm",
+        "all",
+        "--jobs",
+        "2",
+        "--slurm-init-seconds-before-status-checks",
+        "4",
+        "--set-resources",
+        *(f"{rule}:gpu=1" for rule in GPU_RULES),
+        timeout=2400,
+    )
     return local, remote, proc
 
 
@@ -44,15 +61,20 @@ def same(a, b) -> bool:
         return comparable(a) == comparable(b)
     if a.suffix == ".csv":
         timings = VOLATILE | {"tokens_per_s"}
-        rows = [[{k: v for k, v in r.items() if k not in timings} for r in csv.DictReader(f.read_text().splitlines())]
-                for f in (a, b)]
+        rows = [
+            [{k: v for k, v in r.items() if k not in timings} for r in csv.DictReader(f.read_text().splitlines())]
+            for f in (a, b)
+        ]
         return rows[0] == rows[1]
     return a.read_text() == b.read_text()
 
 
 def test_every_result_equals_the_local_run(runs):
     local, remote, _ = runs
-    files = sorted(p.relative_to(remote) for p in (remote / "results").rglob("*")
-                   if p.is_file() and p.suffix in (".parquet", ".csv", ".md") and "cache" not in p.parts)
+    files = sorted(
+        p.relative_to(remote)
+        for p in (remote / "results").rglob("*")
+        if p.is_file() and p.suffix in (".parquet", ".csv", ".md") and "cache" not in p.parts
+    )
     assert len(files) > 40
     assert [rel for rel in files if not same(remote / rel, local / rel)] == []

@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import write_jsonl
-from distillery.sources import SourceError, ingest
+from distillery.queries.sources import SourceError, ingest
 
 MAX = 100_000
 
@@ -22,9 +22,14 @@ def run(path, rows, category="math", max_chars=MAX, **fields):
 
 
 def test_prompt_source_becomes_single_user_turn_with_reference(tmp_path):
-    queries, rejects, _ = run(tmp_path / "m.jsonl", [{"id": 7, "problem": "What is 2+2?", "answer": 4,
-                                                     "level": "easy"}],
-                              id="id", prompt="problem", answer="answer", meta=["level"])
+    queries, rejects, _ = run(
+        tmp_path / "m.jsonl",
+        [{"id": 7, "problem": "What is 2+2?", "answer": 4, "level": "easy"}],
+        id="id",
+        prompt="problem",
+        answer="answer",
+        meta=["level"],
+    )
     assert not rejects
     (q,) = queries
     assert q["messages"] == [{"role": "user", "content": "What is 2+2?"}]
@@ -34,10 +39,15 @@ def test_prompt_source_becomes_single_user_turn_with_reference(tmp_path):
 
 
 def test_sharegpt_conversation_keeps_turns_and_drops_trailing_reply(tmp_path):
-    conv = [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"},
-            {"from": "human", "value": "Tell me a joke about cats."}, {"from": "gpt", "value": "..."}]
-    queries, _, _ = run(tmp_path / "c.jsonl", [{"c": conv, "sys": "Be funny."}], "chat",
-                        conversations="c", system="sys")
+    conv = [
+        {"from": "human", "value": "Hi"},
+        {"from": "gpt", "value": "Hello!"},
+        {"from": "human", "value": "Tell me a joke about cats."},
+        {"from": "gpt", "value": "..."},
+    ]
+    queries, _, _ = run(
+        tmp_path / "c.jsonl", [{"c": conv, "sys": "Be funny."}], "chat", conversations="c", system="sys"
+    )
     (q,) = queries
     assert [m["role"] for m in q["messages"]] == ["system", "user", "assistant", "user"]
     assert q["messages"][-1]["content"] == "Tell me a joke about cats."
@@ -53,8 +63,14 @@ def test_openai_messages_with_text_parts_and_user_turn_lists(tmp_path):
 
 
 def test_mcq_options_are_listed_and_index_answers_become_letters(tmp_path):
-    queries, _, _ = run(tmp_path / "s.jsonl", [{"q": "Which is a noble gas?", "opts": ["N", "Ne", "O"], "a": 1}],
-                        "science", prompt="q", options="opts", answer="a")
+    queries, _, _ = run(
+        tmp_path / "s.jsonl",
+        [{"q": "Which is a noble gas?", "opts": ["N", "Ne", "O"], "a": 1}],
+        "science",
+        prompt="q",
+        options="opts",
+        answer="a",
+    )
     (q,) = queries
     assert q["messages"][0]["content"].endswith("\n\nA. N\nB. Ne\nC. O")
     assert q["reference"]["options"] == ["N", "Ne", "O"] and q["reference"]["answer"] == "B"
@@ -62,10 +78,22 @@ def test_mcq_options_are_listed_and_index_answers_become_letters(tmp_path):
 
 def test_code_tests_from_json_string_and_nested_fn_name(tmp_path):
     tests = json.dumps([{"input": "[1, 2]", "output": "3", "testtype": "functional"}])
-    queries, _, _ = run(tmp_path / "c.jsonl", [{"q": "Add the numbers in the list.", "tests": tests,
-                                               "metadata": json.dumps({"func_name": "add"}),
-                                               "starter": "class Solution:\n    def add(self, xs):\n        "}],
-                        "code", prompt="q", tests="tests", fn_name="metadata.func_name", starter_code="starter")
+    queries, _, _ = run(
+        tmp_path / "c.jsonl",
+        [
+            {
+                "q": "Add the numbers in the list.",
+                "tests": tests,
+                "metadata": json.dumps({"func_name": "add"}),
+                "starter": "class Solution:\n    def add(self, xs):\n        ",
+            }
+        ],
+        "code",
+        prompt="q",
+        tests="tests",
+        fn_name="metadata.func_name",
+        starter_code="starter",
+    )
     ref = queries[0]["reference"]
     assert ref["tests"] == [{"input": "[1, 2]", "output": "3", "testtype": "functional"}]
     assert ref["fn_name"] == "add"
@@ -74,11 +102,15 @@ def test_code_tests_from_json_string_and_nested_fn_name(tmp_path):
 
 
 def test_ifeval_kwargs_drop_nulls_and_must_match_instructions(tmp_path):
-    row = {"p": "Write a haiku without commas.", "ids": ["punctuation:no_comma", "length_constraints:number_words"],
-           "kw": [{"num_words": None}, {"relation": "at least", "num_words": 5}]}
+    row = {
+        "p": "Write a haiku without commas.",
+        "ids": ["punctuation:no_comma", "length_constraints:number_words"],
+        "kw": [{"num_words": None}, {"relation": "at least", "num_words": 5}],
+    }
     bad = dict(row, ids=["punctuation:no_comma"])
-    queries, rejects, _ = run(tmp_path / "i.jsonl", [row, bad], "if", prompt="p", instruction_id_list="ids",
-                              kwargs="kw")
+    queries, rejects, _ = run(
+        tmp_path / "i.jsonl", [row, bad], "if", prompt="p", instruction_id_list="ids", kwargs="kw"
+    )
     assert json.loads(queries[0]["reference"]["kwargs"]) == [{}, {"relation": "at least", "num_words": 5}]
     assert [r["reason"] for r in rejects] == ["bad_kwargs"] and rejects[0]["row"] == 2
 
@@ -88,11 +120,11 @@ def test_bad_rows_are_rejected_with_row_number_and_reason(tmp_path):
     good = json.dumps({"problem": "What is 3 squared?"}).encode()
     lines = [
         good,
-        b'{"problem": "truncated',                        # 2 invalid JSON
-        b'"just a string"',                              # 3 not an object
+        b'{"problem": "truncated',  # 2 invalid JSON
+        b'"just a string"',  # 3 not an object
         json.dumps({"question": "wrong column"}).encode(),  # 4 missing field
-        b'{"problem": "caf\xe9 au lait"}',                # 5 invalid UTF-8
-        b"",                                             # blank: not a row
+        b'{"problem": "caf\xe9 au lait"}',  # 5 invalid UTF-8
+        b"",  # blank: not a row
         json.dumps({"problem": "x" * 10_000_000}).encode(),  # 7 a 10 MB query
         json.dumps({"problem": {"nested": 1}}).encode(),  # 8 wrong type
     ]
@@ -101,7 +133,13 @@ def test_bad_rows_are_rejected_with_row_number_and_reason(tmp_path):
     assert len(queries) == 1 and report["rows_read"] == 7
     by_row = {r["row"]: r for r in rejects.to_pylist()}
     assert {row: r["reason"] for row, r in by_row.items()} == {
-        2: "invalid_json", 3: "not_an_object", 4: "missing_field", 5: "invalid_utf8", 7: "too_long", 8: "bad_type"}
+        2: "invalid_json",
+        3: "not_an_object",
+        4: "missing_field",
+        5: "invalid_utf8",
+        7: "too_long",
+        8: "bad_type",
+    }
     assert "bad.jsonl:2" in by_row[2]["detail"] and "'problem'" in by_row[4]["detail"]
     # Nothing is lost: the rejected row is kept whole, even the 10 MB one.
     assert len(by_row[7]["record"]) > 10_000_000 and "caf\\xe9" in by_row[5]["record"]
@@ -125,8 +163,14 @@ def test_parquet_source_rows_are_numbered_from_zero(tmp_path):
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"problem": ["One plus one?", None], "answer": ["2", "3"]}), path)
     queries, rejects, report = ingest(src(path, prompt="problem", answer="answer"), MAX)
-    assert report == {"source": "s", "category": "math", "rows_read": 2, "kept": 1, "rejected": 1,
-                      "reasons": {"missing_field": 1}}
+    assert report == {
+        "source": "s",
+        "category": "math",
+        "rows_read": 2,
+        "kept": 1,
+        "rejected": 1,
+        "reasons": {"missing_field": 1},
+    }
     assert rejects.column("row").to_pylist() == [1]
 
 
@@ -135,17 +179,22 @@ def test_hugging_face_loader_reads_a_local_dataset_folder(tmp_path):
     folder = tmp_path / "ds"
     folder.mkdir()
     write_jsonl(folder / "train.jsonl", [{"problem": "What is 6 times 7?", "answer": "42"}])
-    source = {"name": "hf", "category": "math", "hf": {"id": str(folder), "split": "train"},
-              "fields": {"prompt": "problem", "answer": "answer", "meta": []}}
+    source = {
+        "name": "hf",
+        "category": "math",
+        "hf": {"id": str(folder), "split": "train"},
+        "fields": {"prompt": "problem", "answer": "answer", "meta": []},
+    }
     queries, _, report = ingest(source, MAX)
     assert report["kept"] == 1 and queries.column("reference").to_pylist()[0]["answer"] == "42"
 
 
 def test_batches_stream_and_add_up(tmp_path):
-    from distillery.sources import ingest_batches, new_report
+    from distillery.queries.sources import ingest_batches, new_report
 
-    path = write_jsonl(tmp_path / "b.jsonl", [{"p": f"Question number {i}?"} if i % 3 else "{broken"
-                                              for i in range(10)])
+    path = write_jsonl(
+        tmp_path / "b.jsonl", [{"p": f"Question number {i}?"} if i % 3 else "{broken" for i in range(10)]
+    )
     source = src(path, prompt="p")
     report = new_report(source)
     batches = list(ingest_batches(source, MAX, report, batch_rows=4))
@@ -155,17 +204,20 @@ def test_batches_stream_and_add_up(tmp_path):
 
 
 def test_malformed_reference_fields_are_row_rejects_not_crashes(tmp_path):
-    rows = [{"p": "Write two lines of verse.", "ids": "punctuation:no_comma", "kw": [{}]},
-            {"p": "Write two lines of verse.", "ids": ["punctuation:no_comma"], "kw": "{not json"},
-            {"p": "Return the sum of a list.", "fn": 7}]
-    queries, rejects, _ = run(tmp_path / "r.jsonl", rows, "if", prompt="p", instruction_id_list="ids", kwargs="kw",
-                              fn_name="fn")
+    rows = [
+        {"p": "Write two lines of verse.", "ids": "punctuation:no_comma", "kw": [{}]},
+        {"p": "Write two lines of verse.", "ids": ["punctuation:no_comma"], "kw": "{not json"},
+        {"p": "Return the sum of a list.", "fn": 7},
+    ]
+    queries, rejects, _ = run(
+        tmp_path / "r.jsonl", rows, "if", prompt="p", instruction_id_list="ids", kwargs="kw", fn_name="fn"
+    )
     assert [r["reason"] for r in rejects] == ["bad_type", "bad_kwargs"]
     assert queries[0]["reference"]["fn_name"] == "7"
 
 
 def test_benchmark_item_ids_must_be_unique(tmp_path):
-    from distillery.benchmarks import load_items
+    from distillery.queries.benchmark_items import load_items
 
     write_jsonl(tmp_path / "b.jsonl", [{"id": 1, "problem": "One?"}, {"id": 1, "problem": "Two?"}])
     with pytest.raises(SourceError, match="repeats row 1"):

@@ -8,10 +8,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-
-from distillery.train.config import (BatchPlan, TrainConfigError, batch_plan, check_train_section, recipe,
-                                     run_fingerprint)
-from distillery.train.launch import launch_command, write_spec
+from distillery.plan.training_recipe import BatchPlan, TrainConfigError, batch_plan, check_train_section, recipe
+from distillery.train.launch import launch_command, run_fingerprint, write_spec
 
 
 @pytest.mark.parametrize("world,micro,accum", [(1, 1, 64), (8, 1, 8), (32, 2, 1), (64, 1, 1), (16, 4, 1), (2, 8, 4)])
@@ -22,7 +20,9 @@ def test_global_batch_64_holds_for_any_world_size_that_divides_it(world, micro, 
 
 
 def test_impossible_global_batch_is_a_clear_error():
-    with pytest.raises(TrainConfigError, match=r"64 is not a multiple of micro_batch 3 x world size 8 = 24.*\[1, 2, 4, 8\]"):
+    with pytest.raises(
+        TrainConfigError, match=r"64 is not a multiple of micro_batch 3 x world size 8 = 24.*\[1, 2, 4, 8\]"
+    ):
         batch_plan(64, 3, 8)
     with pytest.raises(TrainConfigError, match="no micro_batch works: 24 processes"):
         batch_plan(64, 1, 24)
@@ -33,7 +33,7 @@ def test_impossible_global_batch_is_a_clear_error():
 
 
 def test_config_checks_name_the_key(tmp_path):
-    from distillery.config import ConfigError, check_train
+    from distillery.plan.config_checks import ConfigError, check_train
 
     check_train_section({})  # the schema's defaults: one CPU process, global batch 64
     with pytest.raises(ConfigError, match="global_batch 64 is not a multiple.*x world size 24"):
@@ -49,16 +49,15 @@ def test_config_checks_name_the_key(tmp_path):
         check_train_section({"deepspeed": zero3, "launcher": "deepspeed", "lora": {"r": 16}})
     with pytest.raises(TrainConfigError, match="deepspeed is for one node"):
         check_train_section({"launcher": "deepspeed", "nodes": 2, "gpus_per_node": 8})
-    check_train_section({"deepspeed": str(REPO / "configs/deepspeed/zero2.json"), "launcher": "deepspeed",
-                         "lora": {"r": 16}})
+    check_train_section(
+        {"deepspeed": str(REPO / "configs/deepspeed/zero2.json"), "launcher": "deepspeed", "lora": {"r": 16}}
+    )
 
 
 def test_shipped_configs_validate_and_the_paper_recipe_is_the_papers():
-    from snakemake.utils import validate
+    from snakemake.utils import update_config, validate
 
-    from distillery.config import check_config
-
-    from snakemake.utils import update_config
+    from distillery.plan.config_checks import check_config
 
     default = yaml.safe_load((REPO / "config.yaml").read_text())
     paper = yaml.safe_load((REPO / "configs/paper.yaml").read_text())
@@ -69,7 +68,12 @@ def test_shipped_configs_validate_and_the_paper_recipe_is_the_papers():
     train = paper_run["train"]  # nothing of the toy's train section leaks into the paper's run
     assert train["lora"] is None and train["max_steps"] is None and train["max_seq_len"] == 32768
     assert train["base_model"] == "Qwen/Qwen2.5-32B"
-    assert (train["learning_rate"], train["epochs"], train["max_seq_len"], train["global_batch"]) == (8e-5, 2, 32768, 64)
+    assert (train["learning_rate"], train["epochs"], train["max_seq_len"], train["global_batch"]) == (
+        8e-5,
+        2,
+        32768,
+        64,
+    )
     assert (train["schedule"], train["warmup_ratio"], train["packing"]) == ("cosine", 0.05, True)
     assert train["deepspeed"] == "configs/deepspeed/zero3.json" and train["bf16"] and train["gradient_checkpointing"]
     plan = batch_plan(train["global_batch"], train["micro_batch"], train["gpus_per_node"] * train["nodes"])
@@ -104,8 +108,19 @@ def test_launch_commands(tmp_path):
     assert torchrun[:7] == [py, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "8"]
     assert "--standalone" in torchrun and torchrun[-4:] == ["-m", "distillery.train", "--config", str(spec)]
     ds = launch_command(spec, launcher="deepspeed", gpus_per_node=0, deepspeed="z3.json", python=py, port=29600)
-    assert ds == [py, "-m", "deepspeed.launcher.runner", "--num_gpus", "1", "--master_port", "29600", "--module",
-                  "distillery.train", "--config", str(spec)]
+    assert ds == [
+        py,
+        "-m",
+        "deepspeed.launcher.runner",
+        "--num_gpus",
+        "1",
+        "--master_port",
+        "29600",
+        "--module",
+        "distillery.train",
+        "--config",
+        str(spec),
+    ]
     acc = launch_command(spec, launcher="accelerate", gpus_per_node=0, deepspeed="z3.json", python=py)
     assert "--use_deepspeed" in acc and "--cpu" not in acc  # accelerate allows one of them
     assert "--cpu" in launch_command(spec, launcher="accelerate", python=py)
@@ -113,15 +128,23 @@ def test_launch_commands(tmp_path):
 
 def test_multi_node_launch_runs_one_launcher_per_node_under_srun(tmp_path):
     spec = tmp_path / "run.json"
-    cmd = launch_command(spec, launcher="torchrun", gpus_per_node=8, nodes=4, master="node001", port=29500,
-                         python="python")
+    cmd = launch_command(
+        spec, launcher="torchrun", gpus_per_node=8, nodes=4, master="node001", port=29500, python="python"
+    )
     assert cmd[:8] == ["srun", "--nodes", "4", "--ntasks-per-node", "1", "--kill-on-bad-exit=1", "bash", "-c"]
     assert "--rdzv-id $SLURM_JOB_ID " in cmd[8]
     inner = shlex.split(cmd[8])
     assert inner[inner.index("--nnodes") + 1] == "4" and inner[inner.index("--nproc-per-node") + 1] == "8"
     assert inner[inner.index("--rdzv-endpoint") + 1] == "node001:29500"
-    acc = launch_command(spec, launcher="accelerate", gpus_per_node=8, nodes=2, master="node001", python="python",
-                         deepspeed="configs/deepspeed/zero3.json")
+    acc = launch_command(
+        spec,
+        launcher="accelerate",
+        gpus_per_node=8,
+        nodes=2,
+        master="node001",
+        python="python",
+        deepspeed="configs/deepspeed/zero3.json",
+    )
     assert "--machine_rank $SLURM_NODEID " in acc[8]  # expanded by each node's shell, not quoted away
     assert "--num_processes 16" in acc[8] and "--num_machines 2" in acc[8]
     with pytest.raises(ValueError):
@@ -131,7 +154,7 @@ def test_multi_node_launch_runs_one_launcher_per_node_under_srun(tmp_path):
 def test_rule_resources_follow_the_train_section():
     """Snakemake's SLURM executor: one node runs inside the job step with every GPU; several nodes are an
     MPI-style job (one task per node, no srun around the job) so that the launcher can srun per node."""
-    from distillery.train.launch import slurm_resources
+    from distillery.plan.training_recipe import slurm_resources
 
     base = {"mem_mb": 1000, "runtime": 60}
     cpu = slurm_resources({**base, "gpus_per_node": 0, "nodes": 1})
@@ -160,8 +183,15 @@ def test_a_changed_run_does_not_resume_old_checkpoints(tmp_path):
     corpus = tmp_path / "c.parquet"
     corpus.write_bytes(b"one")
     ckpt = tmp_path / "ckpt"
-    paths = dict(teacher="t", corpus=str(corpus), base_model="org/model", model_dir="m", log_history="l",
-                 report="r", checkpoints=str(ckpt))
+    paths = dict(
+        teacher="t",
+        corpus=str(corpus),
+        base_model="org/model",
+        model_dir="m",
+        log_history="l",
+        report="r",
+        checkpoints=str(ckpt),
+    )
     write_spec(**paths, train={"learning_rate": 1.0, "save_steps": 5})
     (ckpt / "checkpoint-5").mkdir()
     write_spec(**paths, train={"learning_rate": 1.0, "save_steps": 7})  # same run: kept

@@ -3,24 +3,34 @@ lets attention cross a sample boundary."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pyarrow as pa
 import pytest
 import torch
 
 from conftest import TINY_WORDS, tiny_llama_config, tiny_tokenizer
+from distillery.distill.local_model import CHAT_TEMPLATE as GEMMA_TEMPLATE
+from distillery.train.sft_data import IGNORE, build_dataset, system_prompt, to_prompt_completion, tokenize
 from train_helpers import CORPUS_SCHEMA, corpus_rows
 
-from distillery.generate.local_model import CHAT_TEMPLATE as GEMMA_TEMPLATE
-from distillery.train.data import IGNORE, build_dataset, system_prompt, to_prompt_completion, tokenize
-
 # A dialogue whose earlier assistant turn and final reply use disjoint words, so labels are easy to read.
-DIALOGUE = {"qid": "q1", "category": "general", "messages": [
-    {"role": "user", "text": "what is two plus four"},
-    {"role": "assistant", "text": "hello hello"},
-    {"role": "user", "text": "the answer"},
-], "response": "think a b c answer 6"}
-SINGLE = {"qid": "q2", "category": "general", "messages": [{"role": "user", "text": "what is two plus four"}],
-          "response": "think d e answer 6"}
+DIALOGUE = {
+    "qid": "q1",
+    "category": "general",
+    "messages": [
+        {"role": "user", "text": "what is two plus four"},
+        {"role": "assistant", "text": "hello hello"},
+        {"role": "user", "text": "the answer"},
+    ],
+    "response": "think a b c answer 6",
+}
+SINGLE = {
+    "qid": "q2",
+    "category": "general",
+    "messages": [{"role": "user", "text": "what is two plus four"}],
+    "response": "think d e answer 6",
+}
 
 
 def labelled(tokens: dict) -> list[int]:
@@ -35,16 +45,24 @@ def test_multi_turn_dialogue_trains_only_the_final_reply():
     assert tok.decode(labelled(tokens)) == "think a b c answer 6 </s>"
     hello = tok.convert_tokens_to_ids("hello")
     assert hello in tokens["input_ids"]
-    assert all(label == IGNORE for tid, label in zip(tokens["input_ids"], tokens["labels"]) if tid == hello)
+    assert all(
+        label == IGNORE for tid, label in zip(tokens["input_ids"], tokens["labels"], strict=True) if tid == hello
+    )
     # labels are the ids themselves where set (the model shifts them)
-    assert all(label in (IGNORE, tid) for tid, label in zip(tokens["input_ids"], tokens["labels"]))
+    assert all(label in (IGNORE, tid) for tid, label in zip(tokens["input_ids"], tokens["labels"], strict=True))
 
 
 def test_single_turn_prompt_carries_no_labels():
     tok = tiny_tokenizer()
     tokens = tokenize(to_prompt_completion(SINGLE, system="system prompt"), tok)
-    prompt_len = len(tok.apply_chat_template(to_prompt_completion(SINGLE, "system prompt")["prompt"],
-                                             add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+    prompt_len = len(
+        tok.apply_chat_template(
+            to_prompt_completion(SINGLE, "system prompt")["prompt"],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+        )["input_ids"]
+    )
     assert tokens["labels"][:prompt_len] == [IGNORE] * prompt_len
     assert tokens["labels"][prompt_len:] == tokens["input_ids"][prompt_len:]
     assert tok.decode(labelled(tokens)) == "think d e answer 6 </s>"
@@ -68,7 +86,7 @@ def test_gemma_template_folds_the_system_prompt_and_trains_the_end_of_turn():
 
 
 def test_system_prompt_setting():
-    from distillery.generate.prompting import SYSTEM_PROMPT
+    from distillery.core.prompts import SYSTEM_PROMPT
 
     assert system_prompt("paper") == SYSTEM_PROMPT
     assert system_prompt(None) is None
@@ -94,15 +112,28 @@ def test_over_long_samples_are_dropped_and_counted():
 
 
 def sft_trainer(tmp_path, train_dataset, packing: bool, model=None, max_length=64, micro_batch=4):
-    from trl import SFTConfig, SFTTrainer
     from transformers import LlamaForCausalLM
+    from trl import SFTConfig, SFTTrainer
 
     torch.manual_seed(0)
-    args = SFTConfig(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, bf16=False,
-                     per_device_train_batch_size=micro_batch, packing=packing, packing_strategy="bfd",
-                     max_length=max_length if packing else None, activation_checkpointing=False, seed=0)
-    return SFTTrainer(model=model or LlamaForCausalLM(tiny_llama_config()), args=args, train_dataset=train_dataset,
-                      processing_class=tiny_tokenizer())
+    args = SFTConfig(
+        output_dir=str(tmp_path / "out"),
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        per_device_train_batch_size=micro_batch,
+        packing=packing,
+        packing_strategy="bfd",
+        max_length=max_length if packing else None,
+        activation_checkpointing=False,
+        seed=0,
+    )
+    return SFTTrainer(
+        model=model or LlamaForCausalLM(tiny_llama_config()),
+        args=args,
+        train_dataset=train_dataset,
+        processing_class=tiny_tokenizer(),
+    )
 
 
 def test_our_tokenisation_equals_trl_prompt_completion(tmp_path):
@@ -123,8 +154,7 @@ def packed_segments(batch):
     """(input_ids, labels, start, end) of each sample in a padding-free packed batch."""
     positions = batch["position_ids"][0]
     starts = (positions == 0).nonzero().flatten().tolist() + [len(positions)]
-    return [(batch["input_ids"][0, a:b].tolist(), batch["labels"][0, a:b].tolist(), a, b)
-            for a, b in zip(starts, starts[1:])]
+    return [(batch["input_ids"][0, a:b].tolist(), batch["labels"][0, a:b].tolist(), a, b) for a, b in pairwise(starts)]
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +168,7 @@ def test_packed_batches_keep_only_final_turn_labels(packed_trainer):
     """The labels TRL actually trains on, with packing on: every sample appears once, whole, with its
     own labels (the final reply), and nothing of a prompt or an earlier turn is labelled."""
     trainer, dataset = packed_trainer
-    expected = {tuple(ids): labels for ids, labels in zip(dataset["input_ids"], dataset["labels"])}
+    expected = {tuple(ids): labels for ids, labels in zip(dataset["input_ids"], dataset["labels"], strict=True)}
     seen = []
     batches = list(trainer.get_train_dataloader())
     assert all("attention_mask" not in b and b["input_ids"].shape[0] == 1 for b in batches)  # padding-free
@@ -157,10 +187,20 @@ def tiny_gemma3():
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=len(TINY_WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                              num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=4,
-                              layer_types=["sliding_attention", "full_attention"], pad_token_id=0, bos_token_id=2,
-                              eos_token_id=3)
+    config = Gemma3TextConfig(
+        vocab_size=len(TINY_WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        sliding_window=4,
+        layer_types=["sliding_attention", "full_attention"],
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+    )
     return Gemma3ForCausalLM(config)
 
 
@@ -181,8 +221,9 @@ def test_packed_logits_equal_one_by_one(packed_trainer, arch, attn):
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     with torch.no_grad():
         packed = model(**inputs, use_cache=False).logits[0]  # use_cache=False as in training (TRL sets it)
-        alone = torch.cat([model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
-                           for ids, *_ in packed_segments(batch)])
+        alone = torch.cat(
+            [model(input_ids=torch.tensor([ids]), use_cache=False).logits[0] for ids, *_ in packed_segments(batch)]
+        )
         leaky = model(input_ids=batch["input_ids"], use_cache=False).logits[0]
     assert (packed - alone).abs().max().item() <= 1e-5
     assert (leaky - alone).abs().max().item() > 1e-3

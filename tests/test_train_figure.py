@@ -8,15 +8,23 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from distillery.train.loss_curves import plot_loss_curves, read_loss_curves
+from distillery.analysis.figures.fig6_loss_curves import plot_loss_curves, read_loss_curves
 
 
 def write_log(path, steps, scale, repeat_step=None):
     lines = []
     for step in range(1, steps + 1):
         noise = 0.1 * math.sin(1.7 * step)  # step-to-step noise, like real losses
-        lines.append({"loss": scale * (1 + math.exp(-step / 30)) + noise, "learning_rate": 1e-5, "grad_norm": 1.0,
-                      "num_tokens": 100.0 * step, "epoch": step / steps, "step": step})
+        lines.append(
+            {
+                "loss": scale * (1 + math.exp(-step / 30)) + noise,
+                "learning_rate": 1e-5,
+                "grad_norm": 1.0,
+                "num_tokens": 100.0 * step,
+                "epoch": step / steps,
+                "step": step,
+            }
+        )
         if step == repeat_step:  # a run resumed from an earlier checkpoint logs this step again
             lines.append(dict(lines[-1], loss=lines[-1]["loss"] + 0.05))
     lines.append({"train_runtime": 1.0, "step": steps})  # the summary entry has no loss
@@ -25,8 +33,11 @@ def write_log(path, steps, scale, repeat_step=None):
 
 
 def test_fig6_one_plot_every_student(tmp_path):
-    paths = {"am": write_log(tmp_path / "am.jsonl", 200, 1.0), "r1": write_log(tmp_path / "r1.jsonl", 150, 1.2, 40),
-             "toy": write_log(tmp_path / "toy.jsonl", 3, 1.5)}
+    paths = {
+        "am": write_log(tmp_path / "am.jsonl", 200, 1.0),
+        "r1": write_log(tmp_path / "r1.jsonl", 150, 1.2, 40),
+        "toy": write_log(tmp_path / "toy.jsonl", 3, 1.5),
+    }
     curves = read_loss_curves(paths)
     assert list(curves.columns[:5]) == ["teacher", "step", "epoch", "loss", "loss_smoothed"]
     assert curves.groupby("teacher").size().to_dict() == {"am": 200, "r1": 150, "toy": 3}

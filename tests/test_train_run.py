@@ -7,26 +7,25 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import yaml
 
+from distillery.core.artifacts import read_json
+from distillery.train.launch import STOPPED_EXIT_CODE, launch, launch_command, write_spec
 from train_helpers import corpus_rows, read_log, run_paths, tiny_student, train_section, write_corpus
 from workflow import copy_workflow, snakemake
-
-from distillery.artifacts import read_json
-from distillery.train.config import STOPPED_EXIT_CODE
-from distillery.train.launch import launch, launch_command, write_spec
 
 STEPS = 40
 
 
 def spec_for(tmp: Path, base: Path, corpus: Path, **train) -> Path:
-    return write_spec(teacher="t1", corpus=str(corpus), base_model=str(base), **run_paths(tmp),
-                      train=train_section(**train))
+    return write_spec(
+        teacher="t1", corpus=str(corpus), base_model=str(base), **run_paths(tmp), train=train_section(**train)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def test_schedule_is_five_percent_warmup_then_cosine_to_zero(reference):
         assert lr == pytest.approx(expected, rel=1e-6, abs=1e-12), step
     assert lrs[0] == 0 and max(lrs) == pytest.approx(peak) and lrs.index(max(lrs)) == warmup
     assert lrs[-1] < 0.002 * peak  # the next step's rate would be exactly zero
-    assert all(a >= b for a, b in zip(lrs[warmup:], lrs[warmup + 1:]))
+    assert all(a >= b for a, b in pairwise(lrs[warmup:]))
     report = read_json(reference["run"] / "train_report.json")
     assert report["steps"] == STEPS and report["batch"]["grad_accum"] == 2 and report["dropped_too_long"] == 0
     assert all(e.get("tokens_per_s", 1) > 0 and e["grad_norm"] > 0 for e in log)
@@ -112,8 +111,15 @@ def test_lora_adapters_are_merged_into_a_plain_folder(reference, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    spec = spec_for(tmp_path, reference["base"], reference["corpus"], max_steps=3, system_prompt=None,
-                    lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}, learning_rate=0.05)
+    spec = spec_for(
+        tmp_path,
+        reference["base"],
+        reference["corpus"],
+        max_steps=3,
+        system_prompt=None,
+        lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
+        learning_rate=0.05,
+    )
     assert launch(spec, threads=2) == 0
     files = {p.name for p in (tmp_path / "model").iterdir()}
     assert "model.safetensors" in files and not any(name.startswith("adapter") for name in files)
@@ -139,13 +145,27 @@ def test_snakemake_trains_a_loadable_student_whose_loss_goes_down(tmp_path):
         write_corpus(work / f"results/corpora/parallel/{teacher}.parquet", rows)
     config = yaml.safe_load((work / "config.yaml").read_text())
     config["teachers"] = [{"name": t, "backend": "transformers", "model": "student"} for t in ("t1", "t2")]
-    config["train"] = {"base_model": "student", "max_seq_len": 128, "global_batch": 6, "micro_batch": 3,
-                       "max_steps": 3, "learning_rate": 3e-3, "bf16": False, "gradient_checkpointing": False,
-                       "threads": 1}  # one core each: both students train at once
+    config["train"] = {
+        "base_model": "student",
+        "max_seq_len": 128,
+        "global_batch": 6,
+        "micro_batch": 3,
+        "max_steps": 3,
+        "learning_rate": 3e-3,
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "threads": 1,
+    }  # one core each: both students train at once
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     # the corpora are given: run only this stage's rules
-    snakemake(work, "results/train/t1/model", "results/figures/fig6_loss_curves.png", "--allowed-rules",
-              "train_student", "fig6_loss_curves")
+    snakemake(
+        work,
+        "results/train/t1/model",
+        "results/figures/fig6_loss_curves.png",
+        "--allowed-rules",
+        "train_student",
+        "fig6_loss_curves",
+    )
 
     folder = work / "results/train/t1"
     report = read_json(folder / "train_report.json")

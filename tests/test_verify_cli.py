@@ -8,11 +8,24 @@ from distillery.cli import main
 
 def test_verify_command_scores_rows_and_summarises(tmp_path, capsys):
     rows = [
-        {"qid": "a", "category": "math", "reference": {"answer": "4"},
-         "response": "<think>2+2</think><answer>\\boxed{4}</answer>"},
-        {"qid": "b", "category": "math", "reference": {"answer": "5"}, "response": "<think>hm</think><answer>\\boxed{4}</answer>"},
-        {"qid": "c", "category": "science", "reference": {"answer": "A", "options": ["x", "y"]},
-         "response": "<think>...</think><answer>The answer is A.</answer>"},
+        {
+            "qid": "a",
+            "category": "math",
+            "reference": {"answer": "4"},
+            "response": "<think>2+2</think><answer>\\boxed{4}</answer>",
+        },
+        {
+            "qid": "b",
+            "category": "math",
+            "reference": {"answer": "5"},
+            "response": "<think>hm</think><answer>\\boxed{4}</answer>",
+        },
+        {
+            "qid": "c",
+            "category": "science",
+            "reference": {"answer": "A", "options": ["x", "y"]},
+            "response": "<think>...</think><answer>The answer is A.</answer>",
+        },
         {"qid": "d", "category": "math", "reference": {"answer": "1"}, "response": None},
     ]
     src = write_jsonl(tmp_path / "in.jsonl", rows)

@@ -7,15 +7,14 @@ the process table), not by trusting what the sandboxed program reports.
 import ast
 import json
 import multiprocessing
-import os
 import re
 import resource
+import shutil
 import socket
 import time
 from pathlib import Path
 
 import pytest
-import shutil
 
 if shutil.which("bwrap") is None:
     pytest.skip("bwrap (Debian package `bubblewrap`) is not installed", allow_module_level=True)
@@ -36,10 +35,18 @@ def _rows(path: Path) -> list[dict]:
 
 def _query(tests, fn_name=None, qid="q") -> dict:
     return {
-        "qid": qid, "source": "test", "category": "code",
+        "qid": qid,
+        "source": "test",
+        "category": "code",
         "messages": [{"role": "user", "content": "solve"}],
-        "reference": {"answer": None, "options": None, "tests": tests, "fn_name": fn_name,
-                      "instruction_id_list": None, "kwargs": None},
+        "reference": {
+            "answer": None,
+            "options": None,
+            "tests": tests,
+            "fn_name": fn_name,
+            "instruction_id_list": None,
+            "kwargs": None,
+        },
         "meta": "{}",
     }
 
@@ -151,10 +158,7 @@ def test_functional_comparison_tuples_floats_and_detail():
 
 def test_result_object_with_fake_eq_does_not_pass():
     tests = [{"input": "1", "output": "2", "testtype": "functional"}]
-    program = (
-        "class Always:\n    def __eq__(self, other): return True\n"
-        "def f(x): return Always()\n"
-    )
+    program = "class Always:\n    def __eq__(self, other): return True\ndef f(x): return Always()\n"
     result = verify_code(_query(tests, "f"), _answer(program))
     assert result.score == 0 and "JSON" in result.detail
 

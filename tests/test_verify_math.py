@@ -15,9 +15,18 @@ def wrap(answer):
 
 
 EQUIVALENT = [
-    ("\\frac12", "0.5"), ("\\frac12", "1/2"), ("\\frac{1}{2}", "\\dfrac{1}{2}"), ("10\\%", "10"),
-    ("10\\%", "0.1"), ("\\{1, 2\\}", "\\{2, 1\\}"), ("(0, 1]", "(0,1]"), ("2\\sqrt{3}", "\\sqrt{12}"),
-    ("\\frac13", "0.3333333"), ("x^2+2x+1", "(x+1)^2"), ("3", "3.0"), ("\\pi/2", "\\frac{\\pi}{2}"),
+    ("\\frac12", "0.5"),
+    ("\\frac12", "1/2"),
+    ("\\frac{1}{2}", "\\dfrac{1}{2}"),
+    ("10\\%", "10"),
+    ("10\\%", "0.1"),
+    ("\\{1, 2\\}", "\\{2, 1\\}"),
+    ("(0, 1]", "(0,1]"),
+    ("2\\sqrt{3}", "\\sqrt{12}"),
+    ("\\frac13", "0.3333333"),
+    ("x^2+2x+1", "(x+1)^2"),
+    ("3", "3.0"),
+    ("\\pi/2", "\\frac{\\pi}{2}"),
 ]
 DIFFERENT = [("3", "4"), ("(0, 1]", "[0, 1]"), ("\\frac12", "0.51"), ("\\{1, 2\\}", "\\{1, 3\\}"), ("x+1", "x-1")]
 
@@ -33,13 +42,16 @@ def test_different_values_fail(reference, answer):
     assert result.score == 0.0 and result.scorable
 
 
-@pytest.mark.parametrize("response,reason", [
-    ("", "empty response"),
-    ("<think>the answer is \\boxed{5}</think><answer>I am not sure.</answer>", "no \\boxed{}"),
-    ("<think>x</think><answer>\\boxed{5</answer>", "unclosed \\boxed"),
-    ("<think>never finished", "unclosed <think>"),
-    ("<think>x</think><answer>\\boxed{}</answer>", "empty \\boxed"),
-])
+@pytest.mark.parametrize(
+    "response,reason",
+    [
+        ("", "empty response"),
+        ("<think>the answer is \\boxed{5}</think><answer>I am not sure.</answer>", "no \\boxed{}"),
+        ("<think>x</think><answer>\\boxed{5</answer>", "unclosed \\boxed"),
+        ("<think>never finished", "unclosed <think>"),
+        ("<think>x</think><answer>\\boxed{}</answer>", "empty \\boxed"),
+    ],
+)
 def test_bad_responses_score_zero_with_a_reason(response, reason):
     result = verify_math(query("5"), response)
     assert result.score == 0.0 and reason in result.detail
@@ -69,12 +81,14 @@ def test_real_benchmark_references_verify_against_themselves_and_not_others(caps
     rows += [(f"aime2025/{r['id']}", str(r["answer"])) for r in read_jsonl(shared_file("aime2025.jsonl"))]
     queries = [query(a) for _, a in rows]
     own = verify_all(queries, [wrap(a) for _, a in rows], processes=2)
-    failures = [(rid, a, r.detail) for (rid, a), r in zip(rows, own) if r.score != 1.0]
+    failures = [(rid, a, r.detail) for (rid, a), r in zip(rows, own, strict=True) if r.score != 1.0]
     shifted = verify_all(queries, [wrap(rows[(i + 1) % len(rows)][1]) for i in range(len(rows))], processes=2)
     collisions = [(rows[i][0], rows[i][1], rows[(i + 1) % len(rows)][1]) for i, r in enumerate(shifted) if r.score]
     with capsys.disabled():
-        print(f"\n[math-verify] {len(rows)} references: {len(rows) - len(failures)} verify against themselves; "
-              f"shifted answers: {len(collisions)} collisions {collisions}")
+        print(
+            f"\n[math-verify] {len(rows)} references: {len(rows) - len(failures)} verify against themselves; "
+            f"shifted answers: {len(collisions)} collisions {collisions}"
+        )
     assert not failures, failures
     # A collision is two neighbouring problems whose answers are really equal (checked by hand: same value).
     assert len(collisions) <= 0.02 * len(rows)

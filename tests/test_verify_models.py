@@ -7,8 +7,8 @@ import torch
 from transformers import LlamaForCausalLM, LlamaForSequenceClassification
 
 from conftest import tiny_llama_config, tiny_tokenizer
-from distillery.generate.backend import GenerationRequest, GenerationResult
-from distillery.generate.transformers_backend import TransformersBackend
+from distillery.generation.backend import GenerationRequest, GenerationResult
+from distillery.generation.transformers_backend import TransformersBackend
 from distillery.verify.judge import JudgeVerifier, judge_prompt, parse_rating
 from distillery.verify.reward import PAPER_ATTRIBUTES, RewardModelVerifier
 
@@ -38,11 +38,12 @@ def test_reward_scores_read_the_model_and_batching_does_not_change_them():
     queries = [QUERY, {**QUERY, "messages": [{"role": "user", "content": "hello"}]}, QUERY]
     replies = [REPLY, "<think>b</think><answer>hello a b c d e f g</answer>", ""]
     batched = rm.score(queries, replies)
-    single = [reward_verifier(5, batch_size=1).score([q], [r])[0] for q, r in zip(queries, replies)]
+    single = [reward_verifier(5, batch_size=1).score([q], [r])[0] for q, r in zip(queries, replies, strict=True)]
     assert [r.score for r in batched] == pytest.approx([r.score for r in single], abs=1e-5)
     assert batched[2].score == 0 and batched[2].detail == "empty response"
-    text = rm.tokenizer.apply_chat_template(QUERY["messages"] + [{"role": "assistant", "content": "the answer is four"}],
-                                            tokenize=False)
+    text = rm.tokenizer.apply_chat_template(
+        QUERY["messages"] + [{"role": "assistant", "content": "the answer is four"}], tokenize=False
+    )
     with torch.no_grad():
         logits = rm.model(**rm.tokenizer(text, return_tensors="pt", add_special_tokens=False)).logits[0]
     assert batched[0].score == pytest.approx(rm.normalize(logits), abs=1e-5)
@@ -101,10 +102,11 @@ def test_next_token_probabilities_batched_with_padding_equal_one_by_one():
     conversations = [[{"role": "user", "content": t}] for t in ("what is two plus two", "hello", "a b c d e f g a b c")]
     digits = [str(d) for d in range(10)]
     batched = TransformersBackend(model, tiny_tokenizer(), "tiny-lm", batch_size=3).next_token_probabilities(
-        conversations, "rating ", digits)
+        conversations, "rating ", digits
+    )
     tokenizer = tiny_tokenizer()
     ids = tokenizer.convert_tokens_to_ids(digits)
-    for conversation, (probs, mass) in zip(conversations, batched):
+    for conversation, (probs, mass) in zip(conversations, batched, strict=True):
         text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True) + "rating "
         with torch.no_grad():
             alone = model(**tokenizer(text, return_tensors="pt", add_special_tokens=False)).logits[0, -1].softmax(-1)
@@ -136,7 +138,7 @@ def test_probability_judge_scores_the_expected_rating():
     results = judge.score([QUERY] * 3, [REPLY, "", REPLY])
     assert [r.score for r in results] == pytest.approx([1.0, 0.0, 0.5])
     assert [r.passed for r in results] == [True, False, True] and "empty" in results[1].detail
-    (conversations, prefix, candidates), = backend.seen
+    ((conversations, prefix, candidates),) = backend.seen
     assert len(conversations) == 2 and prefix == "Rating: " and candidates == [str(d) for d in range(10)]
     assert "0 (wrong or useless) to 9" in conversations[0][-1]["content"]
     assert "expected rating 9.00/9" in results[0].detail
@@ -161,8 +163,10 @@ def test_transformers_backend_batches_like_single_requests_and_counts_tokens():
     torch.manual_seed(0)
     model = LlamaForCausalLM(tiny_llama_config())
     backend = TransformersBackend(model, tiny_tokenizer(), "tiny-lm", batch_size=4)
-    requests = [GenerationRequest([{"role": "user", "content": t}], max_new_tokens=6)
-                for t in ("what is two plus two", "hello", "a b c d e f g a b")]
+    requests = [
+        GenerationRequest([{"role": "user", "content": t}], max_new_tokens=6)
+        for t in ("what is two plus two", "hello", "a b c d e f g a b")
+    ]
     batched = backend.generate(requests)
     single = [TransformersBackend(model, tiny_tokenizer(), "tiny-lm", batch_size=1).generate([r])[0] for r in requests]
     assert [r.text for r in batched] == [r.text for r in single]
@@ -173,10 +177,16 @@ def test_transformers_backend_batches_like_single_requests_and_counts_tokens():
 def test_verifier_routes_chat_and_undecided_answers_to_the_judge():
     from distillery.verify import Verifier
 
-    queries = [QUERY, {"category": "math", "reference": {"answer": "5"}, "messages": []},
-               {"category": "math", "reference": {"answer": "5"}, "messages": []}]
-    replies = [REPLY, "<think>x</think><answer>\\boxed{\\text{five apples}}</answer>",
-               "<think>x</think><answer>\\boxed{5}</answer>"]
+    queries = [
+        QUERY,
+        {"category": "math", "reference": {"answer": "5"}, "messages": []},
+        {"category": "math", "reference": {"answer": "5"}, "messages": []},
+    ]
+    replies = [
+        REPLY,
+        "<think>x</think><answer>\\boxed{\\text{five apples}}</answer>",
+        "<think>x</think><answer>\\boxed{5}</answer>",
+    ]
     alone = Verifier(processes=1).score(queries, replies)
     assert not alone[0].scorable and alone[2].score == 1.0
     backend = ScriptedBackend(["Rating: 9", "Rating: 10"])

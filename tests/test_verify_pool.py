@@ -33,8 +33,10 @@ def test_verifier_errors_and_unknown_categories_are_reasons_not_crashes():
 
 
 def test_options_reach_the_category_verifier():
-    query = {"category": "code", "reference": {"tests": [{"input": "1", "output": "2", "testtype": "functional"}],
-                                                "fn_name": "f"}}
+    query = {
+        "category": "code",
+        "reference": {"tests": [{"input": "1", "output": "2", "testtype": "functional"}], "fn_name": "f"},
+    }
     answer = "<think>x</think><answer>```python\ndef f(x):\n    return x + 1\n```</answer>"
     assert verify_all([query], [answer], processes=1)[0].score == 1.0
     result = verify_all([query], [answer], processes=1, options={"code": {"max_tests": 0}})[0]

@@ -5,17 +5,23 @@ import json
 from distillery.verify import PASS_THRESHOLD, Verifier
 
 # Two instructions, the response follows one of them (all lowercase, but it has a comma): score 0.5.
-QUERY = {"category": "if", "messages": [{"role": "user", "content": "write two lines, lowercase, no commas"}],
-         "reference": {"instruction_id_list": ["change_case:english_lowercase", "punctuation:no_comma"],
-                       "kwargs": json.dumps([{}, {}])}}
+QUERY = {
+    "category": "if",
+    "messages": [{"role": "user", "content": "write two lines, lowercase, no commas"}],
+    "reference": {
+        "instruction_id_list": ["change_case:english_lowercase", "punctuation:no_comma"],
+        "kwargs": json.dumps([{}, {}]),
+    },
+}
 HALF = "<think>ok</think><answer>rain taps the window, leaves let go</answer>"
 MATH = {"category": "math", "reference": {"answer": "4"}}
 
 
 def test_default_threshold_is_the_papers():
     with Verifier(processes=1) as verifier:
-        half, right, wrong = verifier.score([QUERY, MATH, MATH], [HALF, "<answer>\\boxed{4}</answer>",
-                                                                  "<answer>\\boxed{5}</answer>"])
+        half, right, wrong = verifier.score(
+            [QUERY, MATH, MATH], [HALF, "<answer>\\boxed{4}</answer>", "<answer>\\boxed{5}</answer>"]
+        )
     assert PASS_THRESHOLD == 0.9
     assert half.score == 0.5 and not half.passed
     assert right.passed and not wrong.passed

@@ -12,22 +12,32 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis_fixture import NUM_SHARDS, queries, save_tiny_model, shard, teachers, write_distillation
-from distillery.canonical import shard_names
-from distillery.generate.dataset_backend import read_release
+from distillery.core.canonical import shard_names
+from distillery.generation.dataset_backend import read_release
 from workflow import copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ["fig2_category_distribution", "fig3_math_token_spans", "fig4_token_counts", "fig5_perplexity",
-           "fig7_attempts", "fig8_cost"]
-TARGETS = (["results/corpora/parallel/report.json", "results/tables/dataset_stats.md"]
-           + [f"results/figures/{f}.{k}" for f in FIGURES for k in ("pdf", "png", "csv")]
-           + [f"results/export/{t}" for t in "ac"])
+FIGURES = [
+    "fig2_category_distribution",
+    "fig3_math_token_spans",
+    "fig4_token_counts",
+    "fig5_perplexity",
+    "fig7_attempts",
+    "fig8_cost",
+]
+TARGETS = (
+    ["results/corpora/parallel/report.json", "results/tables/dataset_stats.md"]
+    + [f"results/figures/{f}.{k}" for f in FIGURES for k in ("pdf", "png", "csv")]
+    + [f"results/export/{t}" for t in "ac"]
+)
 OVERRIDE = f"""
 shards: {{num_shards: {NUM_SHARDS}}}
 teachers:
-  - {{name: a, backend: dataset, model: org/teacher-a, max_attempts: 3, system_prompt: null, dataset: {{paths: [x.jsonl]}}}}
-  - {{name: c, backend: dataset, model: org/teacher-c, max_attempts: 3, system_prompt: null, dataset: {{paths: [x.jsonl]}}}}
+  - {{name: a, backend: dataset, model: org/teacher-a, max_attempts: 3, system_prompt: null,
+     dataset: {{paths: [x.jsonl]}}}}
+  - {{name: c, backend: dataset, model: org/teacher-c, max_attempts: 3, system_prompt: null,
+     dataset: {{paths: [x.jsonl]}}}}
 corpus:
   partial: true
 analysis:

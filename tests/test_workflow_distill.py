@@ -25,15 +25,21 @@ def done(tmp_path_factory):
             continue
         answer = q["reference"]["answer"] if i % 2 else "-1"  # half of them right
         human = [{"from": "human", "value": m["content"]} for m in q["messages"]]
-        samples.append({"system": "", "conversations": human + [
-            {"from": "assistant", "value": f"<think>Working.</think><answer>\\boxed{{{answer}}}</answer>"}]})
+        samples.append(
+            {
+                "system": "",
+                "conversations": human
+                + [{"from": "assistant", "value": f"<think>Working.</think><answer>\\boxed{{{answer}}}</answer>"}],
+            }
+        )
     write_jsonl(workdir / "released.jsonl", samples)
     override = workdir / "teachers.yaml"
     override.write_text(
         "teachers:\n"
         "  - {name: released, backend: dataset, model: am-team-release, max_attempts: 1, system_prompt: null,\n"
         "     dataset: {paths: [released.jsonl]}}\n"
-        "distill: {judge: null}\n")  # no model judge: chat/general stay unscorable, no model to load
+        "distill: {judge: null}\n"
+    )  # no model judge: chat/general stay unscorable, no model to load
     snakemake(workdir, SUMMARY, "--configfile", "config.yaml", str(override))
     return workdir, override, clean
 

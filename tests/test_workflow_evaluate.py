@@ -56,7 +56,8 @@ def test_every_model_and_benchmark_is_generated_graded_and_scored(done):
     for model in ("tiny_teacher",):
         math = pq.read_table(workdir / f"results/eval/{model}/demo_math_easy.parquet").to_pylist()
         assert [(r["problem_id"], r["sample"]) for r in math] == [
-            (f"demo-easy-0{p}", s) for p in (1, 2, 3) for s in range(3)]
+            (f"demo-easy-0{p}", s) for p in (1, 2, 3) for s in range(3)
+        ]
         code = pq.read_table(workdir / f"results/eval/{model}/demo_code_easy.parquet").to_pylist()
         assert sorted({r["problem_id"] for r in code}) == ["demo-easy-code-01", "demo-easy-code-02"] and len(code) == 4
         for row in math + code:

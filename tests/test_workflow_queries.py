@@ -7,21 +7,35 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from distillery.canonical import shard_of
+from distillery.core.canonical import shard_of
 from workflow import copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
 Q = "results/queries"
-PLANTED_STAGE = {"duplicate": "dedup", "duplicate-whitespace": "dedup", "duplicate-cross-source": "dedup",
-                 "missing-field": "ingest", "url": "filter", "table": "filter", "image": "filter",
-                 "unicode-junk": "filter", "empty": "filter", "incomplete": "filter", "too-short": "filter",
-                 "contaminated-verbatim": "decontaminate", "contaminated-normalized": "decontaminate",
-                 "contaminated-paraphrase": "decontaminate"}
+PLANTED_STAGE = {
+    "duplicate": "dedup",
+    "duplicate-whitespace": "dedup",
+    "duplicate-cross-source": "dedup",
+    "missing-field": "ingest",
+    "url": "filter",
+    "table": "filter",
+    "image": "filter",
+    "unicode-junk": "filter",
+    "empty": "filter",
+    "incomplete": "filter",
+    "too-short": "filter",
+    "contaminated-verbatim": "decontaminate",
+    "contaminated-normalized": "decontaminate",
+    "contaminated-paraphrase": "decontaminate",
+}
 # The query-preparation outputs (`all` also distils, trains and evaluates: far more than these tests need).
 PREP = (f"{Q}/report.md", f"{Q}/shards.report.json")
-REJECTS = {"dedup": "deduped.rejects.parquet", "filter": "filtered.rejects.parquet",
-           "decontaminate": "clean.rejects.parquet"}
+REJECTS = {
+    "dedup": "deduped.rejects.parquet",
+    "filter": "filtered.rejects.parquet",
+    "decontaminate": "clean.rejects.parquet",
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +67,26 @@ def parseable_rows(path):
 
 
 def ids(table, source=None):
-    return {(json.loads(m)["source_id"], s) for m, s in zip(table.column("meta").to_pylist(),
-                                                           table.column("source").to_pylist())
-            if source is None or s == source}
+    return {
+        (json.loads(m)["source_id"], s)
+        for m, s in zip(table.column("meta").to_pylist(), table.column("source").to_pylist(), strict=True)
+        if source is None or s == source
+    }
 
 
 def test_every_row_is_kept_or_rejected_with_a_reason(done):
-    config_sources = {"toy_math": "math", "toy_code": "code", "toy_science": "science", "toy_if": "if",
-                      "toy_chat": "chat", "toy_general": "general"}
-    lines = {name: sum(1 for line in open(done / f"data/queries/{f}.jsonl", encoding="utf-8") if line.strip())
-             for name, f in config_sources.items()}
+    config_sources = {
+        "toy_math": "math",
+        "toy_code": "code",
+        "toy_science": "science",
+        "toy_if": "if",
+        "toy_chat": "chat",
+        "toy_general": "general",
+    }
+    lines = {
+        name: sum(1 for line in open(done / f"data/queries/{f}.jsonl", encoding="utf-8") if line.strip())
+        for name, f in config_sources.items()
+    }
     clean = pq.read_table(done / f"{Q}/clean.parquet")
     shards = [pq.read_table(p) for p in sorted((done / f"{Q}/shards").glob("*.parquet"))]
     ingest_rejects = sum(len(pq.read_table(done / f"{Q}/raw/{s}.rejects.parquet")) for s in lines)
@@ -80,10 +104,17 @@ def test_planted_problems_are_removed_by_their_stage_and_clean_rows_survive(done
             removed_by[key] = stage
     for source in ("toy_math", "toy_code", "toy_science", "toy_if", "toy_chat", "toy_general"):
         for row in pq.read_table(done / f"{Q}/raw/{source}.rejects.parquet").to_pylist():
-            removed_by[(json.loads(row["record"]).get("id") if row["reason"] != "invalid_json" else "broken",
-                        source)] = "ingest"
-    data = {"toy_math": "math", "toy_code": "code", "toy_science": "science", "toy_if": "if", "toy_chat": "chat",
-            "toy_general": "general"}
+            removed_by[
+                (json.loads(row["record"]).get("id") if row["reason"] != "invalid_json" else "broken", source)
+            ] = "ingest"
+    data = {
+        "toy_math": "math",
+        "toy_code": "code",
+        "toy_science": "science",
+        "toy_if": "if",
+        "toy_chat": "chat",
+        "toy_general": "general",
+    }
     clean = ids(pq.read_table(done / f"{Q}/clean.parquet"))
     for source, f in data.items():
         for row in parseable_rows(done / f"data/queries/{f}.jsonl"):
@@ -116,8 +147,13 @@ def test_shards_hold_each_query_where_its_hash_says(done):
 
 def test_every_rule_wrote_a_log(done):
     logs = {p.relative_to(done / "logs").as_posix() for p in (done / "logs").rglob("*.log")}
-    assert {"queries/dedup_queries.log", "queries/filter_queries.log", "queries/embed_queries.log",
-            "queries/decontaminate_queries.log", "queries/ingest_source/toy_math.log"} <= logs
+    assert {
+        "queries/dedup_queries.log",
+        "queries/filter_queries.log",
+        "queries/embed_queries.log",
+        "queries/decontaminate_queries.log",
+        "queries/ingest_source/toy_math.log",
+    } <= logs
     assert "done in" in (done / "logs/queries/embed_queries.log").read_text()
 
 
@@ -133,11 +169,17 @@ def test_threshold_change_reruns_decontamination_but_does_not_re_embed(done, tmp
 
 
 def test_editing_package_code_reruns_only_the_rules_that_use_it(done):
-    with edited(done / "distillery/dedup.py"):
+    with edited(done / "distillery/queries/dedup.py"):
         jobs = planned_jobs(done, *PREP)
-    assert set(jobs) == {"dedup_queries", "filter_queries", "embed_queries", "decontaminate_queries",
-                         "query_shards", "query_report"}
-    with edited(done / "distillery/canonical.py"):  # imported by sources and decontaminate, not by dedup
+    assert set(jobs) == {
+        "dedup_queries",
+        "filter_queries",
+        "embed_queries",
+        "decontaminate_queries",
+        "query_shards",
+        "query_report",
+    }
+    with edited(done / "distillery/core/canonical.py"):  # imported by sources and decontaminate, not by dedup
         jobs = planned_jobs(done, *PREP)
     assert {"ingest_source", "benchmark_items", "decontaminate_queries"} <= set(jobs)
     assert planned_jobs(done, *PREP) == {}
@@ -163,7 +205,12 @@ def test_config_errors_name_the_bad_key(tmp_path):
 
 def test_editing_one_source_reruns_only_its_ingest(done):
     path = done / "data/queries/science.jsonl"
-    path.write_text(path.read_text() + json.dumps({"id": "s999", "question": "Which planet is largest?",
-                                                   "choices": ["Mars", "Jupiter"], "answer": "B"}) + "\n")
+    path.write_text(
+        path.read_text()
+        + json.dumps(
+            {"id": "s999", "question": "Which planet is largest?", "choices": ["Mars", "Jupiter"], "answer": "B"}
+        )
+        + "\n"
+    )
     jobs = planned_jobs(done, *PREP)
     assert jobs["ingest_source"] == 1 and "benchmark_items" not in jobs and "embed_benchmarks" not in jobs

@@ -32,16 +32,28 @@ evaluate:
 
 
 def teacher_entry(name: str, **extra) -> str:
-    fields = {"name": name, "backend": "dataset", "model": f"org/{name}", "max_attempts": 1, "system_prompt": "null",
-              "dataset": f"{{paths: [released-{name}.jsonl]}}", **extra}
+    fields = {
+        "name": name,
+        "backend": "dataset",
+        "model": f"org/{name}",
+        "max_attempts": 1,
+        "system_prompt": "null",
+        "dataset": f"{{paths: [released-{name}.jsonl]}}",
+        **extra,
+    }
     return "  - {" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}\n"
 
 
 def override(teachers=TEACHERS, extra: str = "", **teacher_extra) -> str:
-    return ("shards: {num_shards: 2}\nteachers:\n" + "".join(teacher_entry(t, **teacher_extra.get(t, {})) for t in teachers)
-            + "distill: {judge: null, verify_processes: 1}\n"
-            + "analysis:\n  tokenizer: tiny\n"
-            + "  perplexity: {model: tiny, dtype: float32, max_tokens: 64, batch_size: 4}\n" + TRAIN_EVAL + extra)
+    return (
+        "shards: {num_shards: 2}\nteachers:\n"
+        + "".join(teacher_entry(t, **teacher_extra.get(t, {})) for t in teachers)
+        + "distill: {judge: null, verify_processes: 1}\n"
+        + "analysis:\n  tokenizer: tiny\n"
+        + "  perplexity: {model: tiny, dtype: float32, max_tokens: 64, batch_size: 4}\n"
+        + TRAIN_EVAL
+        + extra
+    )
 
 
 def config_args() -> tuple[str, ...]:
@@ -75,9 +87,13 @@ def release(workdir: Path, name: str, right_every: int) -> None:
 
 
 def sample(prompt: str, answer: str) -> dict:
-    return {"system": "", "conversations": [
-        {"from": "human", "value": prompt},
-        {"from": "assistant", "value": f"<think>Working on it.</think><answer>{answer}</answer>"}]}
+    return {
+        "system": "",
+        "conversations": [
+            {"from": "human", "value": prompt},
+            {"from": "assistant", "value": f"<think>Working on it.</think><answer>{answer}</answer>"},
+        ],
+    }
 
 
 def prepare(workdir: Path, teachers=TEACHERS, extra: str = "", **teacher_extra) -> Path:

@@ -9,8 +9,19 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "schemas", "envs", "config.yaml", "data", "distillery", "profiles",
-                  "slurm", "report")
+WORKFLOW_PARTS = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "schemas",
+    "envs",
+    "config.yaml",
+    "data",
+    "distillery",
+    "profiles",
+    "slurm",
+    "report",
+)
 SNAKEMAKE_TIMEOUT = 600
 
 
@@ -27,13 +38,27 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = SNAKEMAKE_TIMEOUT) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: float = SNAKEMAKE_TIMEOUT
+) -> subprocess.CompletedProcess:
     """Snakemake under a hard timeout; its output is kept for the assertion message."""
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir),
-           "--snakefile", str(workdir / "Snakefile"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--directory",
+        str(workdir),
+        "--snakefile",
+        str(workdir / "Snakefile"),
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 
@@ -43,7 +68,7 @@ def planned_jobs(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> d
     out = proc.stdout + proc.stderr
     if "Nothing to be done" in out:
         return {}
-    table = out[out.index("Job stats:"):]
+    table = out[out.index("Job stats:") :]
     jobs = {}
     for line in table.splitlines()[3:]:
         m = re.match(r"^(\S+)\s+(\d+)$", line.strip())

@@ -61,8 +61,9 @@ def summarize(samples: list[dict]) -> dict:
         "samples_per_problem": n_min,
         "pass@1": float(np.mean(per_problem)) if per_problem else None,
         "pass@1_stderr": stderr_across_problems(per_problem),
-        "pass@k": {str(k): float(np.mean([pass_at_k(n, c, k) for n, c in counts.values()]))
-                   for k in range(1, n_min + 1)},
+        "pass@k": {
+            str(k): float(np.mean([pass_at_k(n, c, k) for n, c in counts.values()])) for k in range(1, n_min + 1)
+        },
         "mean_tokens": float(tokens.mean()) if len(tokens) else None,
         "mean_tokens_correct": float(correct_tokens.mean()) if len(correct_tokens) else None,
         "truncation_rate": finish.get("length", 0) / len(samples) if samples else None,

@@ -13,18 +13,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-# a-m-team (2025), arXiv 2505.14464: students (Qwen2.5-32B) distilled from each teacher.
-PAPER_BENCHMARKS = ("AIME2024", "AIME2025", "MATH500", "LiveCodeBench")
-PAPER_TABLE1 = {  # pass@1, %
-    "AM-Thinking-v1": dict(zip(PAPER_BENCHMARKS, (84.3, 72.2, 98.4, 65.9))),
-    "Qwen3-235B-A22B": dict(zip(PAPER_BENCHMARKS, (79.4, 62.2, 93.9, 59.6))),
-    "DeepSeek-R1": dict(zip(PAPER_BENCHMARKS, (70.9, 52.8, 95.8, 57.0))),
-}
-PAPER_TABLE2 = {  # mean generation length, tokens
-    "AM-Thinking-v1": dict(zip(PAPER_BENCHMARKS, (15273.8, 18199.2, 3495.7, 23426.9))),
-    "Qwen3-235B-A22B": dict(zip(PAPER_BENCHMARKS, (13516.4, 16975.7, 6429.4, 13576.7))),
-    "DeepSeek-R1": dict(zip(PAPER_BENCHMARKS, (11853.5, 13495.9, 3613.0, 30731.0))),
-}
+from distillery.core import paper_numbers
 
 
 @dataclass(frozen=True)
@@ -37,13 +26,20 @@ class TableSpec:
     stderr: str | None = None  # key of the metric's standard error, if any
 
 
-TABLE1 = TableSpec("Table 1: pass@1 (%)", "pass@1", 100.0, "%", PAPER_TABLE1, "pass@1_stderr")
-TABLE2 = TableSpec("Table 2: mean generation length (tokens)", "mean_tokens", 1.0, "tokens", PAPER_TABLE2)
+TABLE1 = TableSpec("Table 1: pass@1 (%)", "pass@1", 100.0, "%", paper_numbers.TABLE1_PASS_AT_1, "pass@1_stderr")
+TABLE2 = TableSpec(
+    "Table 2: mean generation length (tokens)", "mean_tokens", 1.0, "tokens", paper_numbers.TABLE2_MEAN_TOKENS
+)
 TABLES = {"table1_accuracy": TABLE1, "table2_generation_length": TABLE2}
 
 
-def table_rows(spec: TableSpec, scores: dict[tuple[str, str], dict], models: list[str],
-               benchmarks: dict[str, str | None], paper_models: dict[str, str]) -> list[dict]:
+def table_rows(
+    spec: TableSpec,
+    scores: dict[tuple[str, str], dict],
+    models: list[str],
+    benchmarks: dict[str, str | None],
+    paper_models: dict[str, str],
+) -> list[dict]:
     """One dict per benchmark: ``benchmark``, ``paper_benchmark``, ``problems``, ``samples``, then per model
     ``{m}``, ``{m}_stderr``, ``{m}_paper``, ``{m}_diff``, ``{m}_truncation_rate`` (None where absent).
 
@@ -53,16 +49,26 @@ def table_rows(spec: TableSpec, scores: dict[tuple[str, str], dict], models: lis
     rows = []
     for bench, paper_bench in benchmarks.items():
         first = scores[(models[0], bench)] if models else {}
-        row = {"benchmark": bench, "paper_benchmark": paper_bench, "problems": first.get("problems"),
-               "samples": first.get("samples_per_problem")}
+        row = {
+            "benchmark": bench,
+            "paper_benchmark": paper_bench,
+            "problems": first.get("problems"),
+            "samples": first.get("samples_per_problem"),
+        }
         for m in models:
             s = scores[(m, bench)]
             ours = None if s.get(spec.metric) is None else s[spec.metric] * spec.scale
             err = s.get(spec.stderr) if spec.stderr else None
             paper = spec.paper.get(paper_models.get(m, ""), {}).get(paper_bench or "")
-            row.update({m: ours, f"{m}_stderr": None if err is None else err * spec.scale, f"{m}_paper": paper,
-                        f"{m}_diff": None if ours is None or paper is None else ours - paper,
-                        f"{m}_truncation_rate": s.get("truncation_rate")})
+            row.update(
+                {
+                    m: ours,
+                    f"{m}_stderr": None if err is None else err * spec.scale,
+                    f"{m}_paper": paper,
+                    f"{m}_diff": None if ours is None or paper is None else ours - paper,
+                    f"{m}_truncation_rate": s.get("truncation_rate"),
+                }
+            )
         rows.append(row)
     return rows
 
@@ -86,12 +92,19 @@ def to_markdown(spec: TableSpec, rows: list[dict], models: list[str], paper_mode
     header = ["benchmark", "problems", "n"]
     for m in models:
         header += [m, _paper_label(m, paper_models), "Δ"]
-    lines = [f"**{spec.title}** — ours (± standard error across problems where given), the paper's value for the "
-             f"student of the same teacher, and the difference.", "",
-             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines = [
+        f"**{spec.title}** — ours (± standard error across problems where given), the paper's value for the "
+        f"student of the same teacher, and the difference.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
     for row in rows:
-        cells = [row["benchmark"] + (f" ({row['paper_benchmark']})" if row["paper_benchmark"] else ""),
-                 str(row["problems"] or "–"), str(row["samples"] or "–")]
+        cells = [
+            row["benchmark"] + (f" ({row['paper_benchmark']})" if row["paper_benchmark"] else ""),
+            str(row["problems"] or "–"),
+            str(row["samples"] or "–"),
+        ]
         for m in models:
             cells += [_ours(row, m), _num(row[f"{m}_paper"]), _num(row[f"{m}_diff"], signed=True)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -121,9 +134,14 @@ def to_latex(spec: TableSpec, rows: list[dict], models: list[str], paper_models:
     groups = " & ".join(f"\\multicolumn{{3}}{{c}}{{{_tex(m)}}}" for m in models)
     rules = " ".join(f"\\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(models)))
     sub = " & ".join("ours & paper & $\\Delta$" for _ in models)
-    lines = ["% requires \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering",
-             f"\\caption{{{_tex(spec.title)}: ours, the paper's (a-m-team, 2025), and the difference.}}",
-             f"\\begin{{tabular}}{{{cols}}}", "\\toprule"]
+    lines = [
+        "% requires \\usepackage{booktabs}",
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{_tex(spec.title)}: ours, the paper's (a-m-team, 2025), and the difference.}}",
+        f"\\begin{{tabular}}{{{cols}}}",
+        "\\toprule",
+    ]
     if models:
         lines += [f" & {groups} \\\\", rules, f"Benchmark & {sub} \\\\"]
     else:
@@ -133,17 +151,28 @@ def to_latex(spec: TableSpec, rows: list[dict], models: list[str], paper_models:
         cells = [_tex(row["benchmark"])]
         for m in models:
             ours = _ours(row, m).replace("±", "$\\pm$").replace("–", "--")
-            cells += [ours, _num(row[f"{m}_paper"]).replace("–", "--"),
-                      _num(row[f"{m}_diff"], signed=True).replace("–", "--")]
+            cells += [
+                ours,
+                _num(row[f"{m}_paper"]).replace("–", "--"),
+                _num(row[f"{m}_diff"], signed=True).replace("–", "--"),
+            ]
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 
 
-def render(name: str, scores: dict[tuple[str, str], dict], models: list[str], benchmarks: dict[str, str | None],
-           paper_models: dict[str, str]) -> dict[str, str]:
+def render(
+    name: str,
+    scores: dict[tuple[str, str], dict],
+    models: list[str],
+    benchmarks: dict[str, str | None],
+    paper_models: dict[str, str],
+) -> dict[str, str]:
     """Table ``name`` (a key of :data:`TABLES`) as {"md": ..., "csv": ..., "tex": ...}."""
     spec = TABLES[name]
     rows = table_rows(spec, scores, models, benchmarks, paper_models)
-    return {"md": to_markdown(spec, rows, models, paper_models), "csv": to_csv(rows, models),
-            "tex": to_latex(spec, rows, models, paper_models)}
+    return {
+        "md": to_markdown(spec, rows, models, paper_models),
+        "csv": to_csv(rows, models),
+        "tex": to_latex(spec, rows, models, paper_models),
+    }

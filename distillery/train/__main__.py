@@ -6,7 +6,7 @@ import logging
 import sys
 import warnings
 
-from distillery.artifacts import read_json
+from distillery.core.artifacts import read_json
 from distillery.train.trainer import run
 
 parser = argparse.ArgumentParser(prog="python -m distillery.train")

@@ -14,6 +14,8 @@ so the workflow's environment is the training environment.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -21,18 +23,51 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distillery.artifacts import read_json, write_json
-from distillery.train.config import run_fingerprint
+from distillery.core.artifacts import read_json, write_json
+from distillery.core.model_resolution import model_fingerprint
+from distillery.core.slurm_allocation import allocation_nodes
+from distillery.plan.training_recipe import CHECKPOINT_LAYOUT_KEYS, EXECUTION_KEYS
 
 WORKER = ["-m", "distillery.train"]  # distillery/train/__main__.py, which calls:
 WORKER_ENTRY = "distillery.train.trainer:run"  # named here so that the rule's code fingerprint follows it
 FINGERPRINT_FILE = "fingerprint.txt"
+STOPPED_EXIT_CODE = 143  # 128 + SIGTERM: the worker stopped on a signal after saving a checkpoint; rerun to resume
 NODE_RANK = "$SLURM_NODEID"  # expanded by the shell srun starts on each node
 JOB_ID = "$SLURM_JOB_ID"  # the rendezvous id: one per allocation
 
 
-def write_spec(*, teacher: str, corpus: str, base_model: str, model_dir: str, log_history: str, report: str,
-               checkpoints: str, train: dict) -> Path:
+def _digest_file(digest, path: Path) -> None:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+
+
+def run_fingerprint(train: dict, corpus: str | os.PathLike, base_model: str | os.PathLike) -> str:
+    """Identity of what a run computes and of its checkpoints' layout: the recipe, the corpus bytes and the
+    base model (:func:`distillery.core.model_resolution.model_fingerprint`). A checkpoint with another
+    fingerprint is never resumed."""
+    digest = hashlib.blake2b(digest_size=16)
+    kept = {k: v for k, v in sorted(train.items()) if k not in EXECUTION_KEYS or k in CHECKPOINT_LAYOUT_KEYS}
+    digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
+    _digest_file(digest, Path(corpus))
+    if Path(base_model).is_dir():
+        digest.update(model_fingerprint(base_model).encode())
+    else:
+        digest.update(str(base_model).encode())  # a hub id
+    return digest.hexdigest()
+
+
+def write_spec(
+    *,
+    teacher: str,
+    corpus: str,
+    base_model: str,
+    model_dir: str,
+    log_history: str,
+    report: str,
+    checkpoints: str,
+    train: dict,
+) -> Path:
     """The run spec every worker reads: paths and the resolved train section. Stored in the checkpoint
     folder, whose old checkpoints are removed when the fingerprint changed (another corpus, base model
     or recipe must start from scratch, not resume)."""
@@ -43,34 +78,33 @@ def write_spec(*, teacher: str, corpus: str, base_model: str, model_dir: str, lo
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     marker.write_text(fingerprint + "\n")
-    spec = {"teacher": teacher, "corpus": corpus, "base_model": base_model, "model_dir": model_dir,
-            "log_history": log_history, "report": report, "checkpoints": checkpoints, "train": train,
-            "fingerprint": fingerprint}
+    spec = {
+        "teacher": teacher,
+        "corpus": corpus,
+        "base_model": base_model,
+        "model_dir": model_dir,
+        "log_history": log_history,
+        "report": report,
+        "checkpoints": checkpoints,
+        "train": train,
+        "fingerprint": fingerprint,
+    }
     path = folder / "run.json"
     write_json(spec, path)
     return path
 
 
-def slurm_resources(train: dict) -> dict:
-    """The train rule's resources: the job geometry of ``distillery.cluster`` (one node: the launcher runs
-    in Snakemake's job step with every GPU; several: one task per node and no srun around the job, so
-    that :func:`launch_command` can srun one launcher per node), memory per node and the time limit."""
-    from distillery.cluster import job_geometry
-
-    return {**job_geometry(train["gpus_per_node"], train["nodes"]), "mem_mb": train["mem_mb"],
-            "runtime": train["runtime"]}
-
-
-def first_node() -> str:
-    """Host name of the allocation's first node: the rendezvous point across nodes."""
-    nodelist = os.environ["SLURM_JOB_NODELIST"]
-    out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=True)
-    return out.stdout.split()[0]
-
-
-def launch_command(spec_path: str | os.PathLike, *, launcher: str, gpus_per_node: int = 0, nodes: int = 1,
-                   port: int = 29500, deepspeed: str | None = None, master: str | None = None,
-                   python: str = sys.executable) -> list[str]:
+def launch_command(
+    spec_path: str | os.PathLike,
+    *,
+    launcher: str,
+    gpus_per_node: int = 0,
+    nodes: int = 1,
+    port: int = 29500,
+    deepspeed: str | None = None,
+    master: str | None = None,
+    python: str = sys.executable,
+) -> list[str]:
     """argv that starts the worker on every process. With ``nodes > 1`` it is ``srun ... bash -c '...'``,
     one launcher per node of the SLURM allocation (``master`` is the first node's host name)."""
     per_node = max(gpus_per_node, 1)
@@ -82,12 +116,24 @@ def launch_command(spec_path: str | os.PathLike, *, launcher: str, gpus_per_node
         return [python, *worker]
     if launcher == "torchrun":
         cmd = [python, "-m", "torch.distributed.run", "--nnodes", str(nodes), "--nproc-per-node", str(per_node)]
-        cmd += (["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{master}:{port}", "--rdzv-id", JOB_ID]
-                if multi else ["--standalone"])
+        cmd += (
+            ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"{master}:{port}", "--rdzv-id", JOB_ID]
+            if multi
+            else ["--standalone"]
+        )
         cmd += worker
     elif launcher == "accelerate":
-        cmd = [python, "-m", "accelerate.commands.launch", "--num_processes", str(per_node * nodes),
-               "--num_machines", str(nodes), "--main_process_port", str(port)]
+        cmd = [
+            python,
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            str(per_node * nodes),
+            "--num_machines",
+            str(nodes),
+            "--main_process_port",
+            str(port),
+        ]
         if multi:
             cmd += ["--machine_rank", NODE_RANK, "--main_process_ip", str(master), "--rdzv_backend", "c10d"]
         if deepspeed:
@@ -98,8 +144,17 @@ def launch_command(spec_path: str | os.PathLike, *, launcher: str, gpus_per_node
     elif launcher == "deepspeed":
         if multi:
             raise ValueError("the deepspeed launcher is used on one node; use torchrun or accelerate across nodes")
-        cmd = [python, "-m", "deepspeed.launcher.runner", "--num_gpus", str(per_node), "--master_port", str(port),
-               "--module", *worker[1:]]
+        cmd = [
+            python,
+            "-m",
+            "deepspeed.launcher.runner",
+            "--num_gpus",
+            str(per_node),
+            "--master_port",
+            str(port),
+            "--module",
+            *worker[1:],
+        ]
     else:
         raise ValueError(f"unknown launcher {launcher!r}")
     if not multi:
@@ -113,9 +168,16 @@ def launch(spec_path: str | os.PathLike, *, threads: int | None = None) -> int:
     stderr (the job's log)."""
     train = read_json(spec_path)["train"]
     nodes, gpus = train["nodes"], train["gpus_per_node"]
-    master = first_node() if nodes > 1 else None
-    cmd = launch_command(spec_path, launcher=train["launcher"], gpus_per_node=gpus, nodes=nodes,
-                         port=train["port"], deepspeed=train["deepspeed"], master=master)
+    master = allocation_nodes()[0] if nodes > 1 else None  # the rendezvous point
+    cmd = launch_command(
+        spec_path,
+        launcher=train["launcher"],
+        gpus_per_node=gpus,
+        nodes=nodes,
+        port=train["port"],
+        deepspeed=train["deepspeed"],
+        master=master,
+    )
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(max(1, threads // max(gpus, 1)))

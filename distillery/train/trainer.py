@@ -20,14 +20,27 @@ from pathlib import Path
 
 import torch
 
-from distillery.artifacts import read_json, read_parquet, write_json, write_text
-from distillery.models import resolve_model
-from distillery.train.config import STOPPED_EXIT_CODE, batch_plan, world_size_from_env
-from distillery.train.data import build_dataset, packing_efficiency, system_prompt
+from distillery.core.artifacts import (
+    atomic_folder,
+    publish_folder,
+    read_json,
+    read_parquet,
+    staging_folder,
+    write_json,
+    write_text,
+)
+from distillery.plan.training_recipe import batch_plan
+from distillery.train.launch import STOPPED_EXIT_CODE
+from distillery.train.sft_data import build_dataset, packing_efficiency, system_prompt
 
 log = logging.getLogger(__name__)
 
 DATASET_DIR = "dataset"  # tokenised corpus, beside the checkpoints
+
+
+def world_size_from_env() -> int:
+    """What the launcher started: torchrun, accelerate and deepspeed all set WORLD_SIZE."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def last_complete_checkpoint(folder: str | os.PathLike) -> str | None:
@@ -36,8 +49,11 @@ def last_complete_checkpoint(folder: str | os.PathLike) -> str | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    steps = sorted((int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*")
-                   if p.is_dir() and p.name.split("-")[1].isdigit())
+    steps = sorted(
+        (int(p.name.split("-")[1]), p)
+        for p in folder.glob("checkpoint-*")
+        if p.is_dir() and p.name.split("-")[1].isdigit()
+    )
     for _, path in reversed(steps):
         try:
             json.loads((path / "trainer_state.json").read_text())
@@ -106,19 +122,23 @@ def load_dataset(spec: dict, tokenizer, args):
     with args.main_process_first(local=False, desc="tokenising the corpus"):
         if not (folder / "stats.json").exists():
             train = spec["train"]
-            dataset, stats = build_dataset(read_parquet(spec["corpus"]), tokenizer, system_prompt(train["system_prompt"]),
-                                           train["max_seq_len"], train["num_proc"])
+            dataset, stats = build_dataset(
+                read_parquet(spec["corpus"]),
+                tokenizer,
+                system_prompt(train["system_prompt"]),
+                train["max_seq_len"],
+                train["num_proc"],
+            )
             if not len(dataset) and stats.samples:
-                raise ValueError(f"{spec['corpus']}: no sample of {stats.samples} fits max_seq_len "
-                                 f"{train['max_seq_len']} (longest {stats.longest} tokens)")
+                raise ValueError(
+                    f"{spec['corpus']}: no sample of {stats.samples} fits max_seq_len "
+                    f"{train['max_seq_len']} (longest {stats.longest} tokens)"
+                )
             if not len(dataset):  # an empty corpus: nothing to share (datasets cannot reload an empty save)
                 return dataset, stats.as_dict()
-            tmp = folder.with_name(f".{DATASET_DIR}.{os.getpid()}")
-            dataset.save_to_disk(str(tmp))
-            write_json(stats.as_dict(), tmp / "stats.json")
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
+            with atomic_folder(folder) as staged:
+                dataset.save_to_disk(str(staged))
+                write_json(stats.as_dict(), staged / "stats.json")
         dataset = load_from_disk(str(folder))
         stats = read_json(folder / "stats.json")
     return dataset, stats
@@ -129,8 +149,9 @@ def load_model(spec: dict):
 
     train = spec["train"]
     dtype = getattr(torch, train["dtype"])
-    return AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=dtype,
-                                                attn_implementation=attn_implementation(train["attn_implementation"]))
+    return AutoModelForCausalLM.from_pretrained(
+        spec["base_model"], dtype=dtype, attn_implementation=attn_implementation(train["attn_implementation"])
+    )
 
 
 def lora_config(lora: dict | None):
@@ -138,8 +159,13 @@ def lora_config(lora: dict | None):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                      target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"],
+        task_type="CAUSAL_LM",
+    )
 
 
 def make_callbacks():
@@ -194,8 +220,9 @@ def make_callbacks():
 def save_final(trainer, out_dir: Path, dtype: str) -> None:
     """A plain Hugging Face folder: LoRA adapters merged, weights in ``dtype`` (the Trainer would keep
     fp32 master weights), tokenizer with its chat template, generation config. Written beside
-    ``out_dir`` and renamed, so a half-written folder never looks finished."""
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    ``out_dir`` and renamed (:func:`distillery.core.artifacts.publish_folder`), so a half-written folder
+    never looks finished."""
+    tmp = staging_folder(out_dir)  # every rank writes its part into the same folder
     main = trainer.accelerator.is_main_process
     if main and tmp.exists():
         shutil.rmtree(tmp)
@@ -210,9 +237,7 @@ def save_final(trainer, out_dir: Path, dtype: str) -> None:
     if main:
         (tmp / "training_args.bin").unlink(missing_ok=True)  # Trainer.save_model's; not part of a model folder
         trainer.processing_class.save_pretrained(str(tmp))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        publish_folder(tmp, out_dir)
     trainer.accelerator.wait_for_everyone()
 
 
@@ -221,19 +246,27 @@ def untrained_student(spec: dict, model, tokenizer, stats: dict, started: float)
     to report, not a crash: the student is the base model, saved as such, with zero steps in its report."""
     log.warning("%s holds no sample: the student of %s is the untrained base model", spec["corpus"], spec["teacher"])
     if int(os.environ.get("RANK", "0")) == 0:
-        out = Path(spec["model_dir"])
-        tmp = out.with_name(f".{out.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.to(getattr(torch, spec["train"]["save_dtype"])).save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
+        with atomic_folder(spec["model_dir"]) as staged:
+            model.to(getattr(torch, spec["train"]["save_dtype"])).save_pretrained(str(staged))
+            tokenizer.save_pretrained(str(staged))
         write_text("", spec["log_history"])
-        write_json({"teacher": spec["teacher"], "corpus": spec["corpus"], "base_model": spec["base_model"],
-                    "fingerprint": spec["fingerprint"], "config": spec["train"], "data": stats,
-                    "dropped_too_long": stats["dropped_too_long"], "training_sequences": 0, "steps": 0,
-                    "untrained": "empty corpus: the student is the base model",
-                    "wall_s": round(time.monotonic() - started, 1), "versions": _versions()}, spec["report"])
+        write_json(
+            {
+                "teacher": spec["teacher"],
+                "corpus": spec["corpus"],
+                "base_model": spec["base_model"],
+                "fingerprint": spec["fingerprint"],
+                "config": spec["train"],
+                "data": stats,
+                "dropped_too_long": stats["dropped_too_long"],
+                "training_sequences": 0,
+                "steps": 0,
+                "untrained": "empty corpus: the student is the base model",
+                "wall_s": round(time.monotonic() - started, 1),
+                "versions": _versions(),
+            },
+            spec["report"],
+        )
     return 0
 
 
@@ -255,45 +288,64 @@ def run(spec: dict) -> int:
     if not len(dataset):
         return untrained_student(spec, model, tokenizer, stats, started)
     run_log, stop = make_callbacks()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora_config(train["lora"]), callbacks=[run_log, stop])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(train["lora"]),
+        callbacks=[run_log, stop],
+    )
     packs = trainer.train_dataset
     efficiency = packing_efficiency(packs["seq_lengths"], train["max_seq_len"]) if train["packing"] else None
     resume = last_complete_checkpoint(spec["checkpoints"])
     if args.process_index == 0:
-        log.info("batch plan %s; %d samples kept, %d dropped (> %d tokens); %d training sequences; packing "
-                 "efficiency %s; resuming from %s", plan.as_dict(), stats["kept"], stats["dropped_too_long"],
-                 train["max_seq_len"], len(packs), efficiency, resume)
+        log.info(
+            "batch plan %s; %d samples kept, %d dropped (> %d tokens); %d training sequences; packing "
+            "efficiency %s; resuming from %s",
+            plan.as_dict(),
+            stats["kept"],
+            stats["dropped_too_long"],
+            train["max_seq_len"],
+            len(packs),
+            efficiency,
+            resume,
+        )
     result = trainer.train(resume_from_checkpoint=resume)
     if stop.stopped:
-        log.warning("stopped at step %d on a signal; the checkpoint is in %s", trainer.state.global_step,
-                    spec["checkpoints"])
+        log.warning(
+            "stopped at step %d on a signal; the checkpoint is in %s", trainer.state.global_step, spec["checkpoints"]
+        )
         return STOPPED_EXIT_CODE
     save_final(trainer, Path(spec["model_dir"]), train["save_dtype"])
     if trainer.accelerator.is_main_process:
         history = trainer.state.log_history
         write_text("".join(json.dumps(entry) + "\n" for entry in history), spec["log_history"])
-        write_json({
-            "teacher": spec["teacher"],
-            "corpus": spec["corpus"],
-            "base_model": spec["base_model"],
-            "fingerprint": spec["fingerprint"],
-            "config": train,
-            "batch": plan.as_dict(),
-            "data": stats,
-            "dropped_too_long": stats["dropped_too_long"],
-            "training_sequences": len(packs),
-            "packing_efficiency": efficiency,
-            "steps": trainer.state.global_step,
-            "epochs": trainer.state.epoch,
-            "resumed_from": resume,
-            "train_runtime_s": result.metrics.get("train_runtime"),
-            "wall_s": round(time.monotonic() - started, 1),
-            "final_loss": next((e["loss"] for e in reversed(history) if "loss" in e), None),
-            "peak_gpu_memory_gib": (round(torch.cuda.max_memory_allocated() / 2**30, 2)
-                                    if torch.cuda.is_available() else None),
-            "versions": _versions(),
-        }, spec["report"])
+        write_json(
+            {
+                "teacher": spec["teacher"],
+                "corpus": spec["corpus"],
+                "base_model": spec["base_model"],
+                "fingerprint": spec["fingerprint"],
+                "config": train,
+                "batch": plan.as_dict(),
+                "data": stats,
+                "dropped_too_long": stats["dropped_too_long"],
+                "training_sequences": len(packs),
+                "packing_efficiency": efficiency,
+                "steps": trainer.state.global_step,
+                "epochs": trainer.state.epoch,
+                "resumed_from": resume,
+                "train_runtime_s": result.metrics.get("train_runtime"),
+                "wall_s": round(time.monotonic() - started, 1),
+                "final_loss": next((e["loss"] for e in reversed(history) if "loss" in e), None),
+                "peak_gpu_memory_gib": (
+                    round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
+                ),
+                "versions": _versions(),
+            },
+            spec["report"],
+        )
     return 0
 
 
@@ -301,4 +353,3 @@ def _versions() -> dict:
     import importlib.metadata as md
 
     return {name: md.version(name) for name in ("torch", "transformers", "trl", "accelerate", "peft", "deepspeed")}
-

@@ -39,8 +39,15 @@ class Verifier:
     """``reward`` and ``judge`` are objects with ``score(queries, responses) -> [VerifyResult]``
     (:class:`~distillery.verify.reward.RewardModelVerifier`, :class:`~distillery.verify.judge.JudgeVerifier`)."""
 
-    def __init__(self, processes: int | None = None, reward=None, judge=None, progress: Callable | None = None,
-                 options: dict[str, dict] | None = None, threshold: float | None = None):
+    def __init__(
+        self,
+        processes: int | None = None,
+        reward=None,
+        judge=None,
+        progress: Callable | None = None,
+        options: dict[str, dict] | None = None,
+        threshold: float | None = None,
+    ):
         """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``),
         except for the verdicts of a judge with a threshold of its own."""
         self.reward, self.judge, self.progress, self.threshold = reward, judge, progress, threshold
@@ -49,8 +56,14 @@ class Verifier:
         self.pool = VerifyPool(processes, options=options)
 
     @classmethod
-    def from_config(cls, config: dict, processes: int | None = None, progress: Callable | None = None,
-                    options: dict[str, dict] | None = None, loaded: dict | None = None) -> "Verifier":
+    def from_config(
+        cls,
+        config: dict,
+        processes: int | None = None,
+        progress: Callable | None = None,
+        options: dict[str, dict] | None = None,
+        loaded: dict | None = None,
+    ) -> "Verifier":
         """From the ``distill`` section's ``judge`` / ``reward_model`` entries (models load here, except a
         judge found in ``loaded``, {model path: transformers backend}: a teacher that is its own judge)."""
         reward = judge = None
@@ -59,18 +72,25 @@ class Verifier:
 
             rm = config["reward_model"]
             extra = {k: tuple(rm[k]) for k in ("attributes", "use", "scale") if rm.get(k)}
-            reward = RewardModelVerifier.load(rm["model"], trust_remote_code=rm.get("trust_remote_code", False), **extra)
+            reward = RewardModelVerifier.load(
+                rm["model"], trust_remote_code=rm.get("trust_remote_code", False), **extra
+            )
         if config.get("judge"):
-            from distillery.generate.transformers_backend import TransformersBackend
+            from distillery.generation.transformers_backend import TransformersBackend
             from distillery.verify.judge import JudgeVerifier
 
             spec = config["judge"]
             backend = (loaded or {}).get(spec["model"]) or TransformersBackend.load(spec["model"])
-            judge = JudgeVerifier(backend, max_new_tokens=spec.get("max_new_tokens", 256),
-                                  few_shot=spec.get("few_shot", False), scoring=spec.get("scoring", "generate"),
-                                  threshold=spec.get("threshold"))
-        return cls(processes, reward=reward, judge=judge, progress=progress, options=options,
-                   threshold=config.get("threshold"))
+            judge = JudgeVerifier(
+                backend,
+                max_new_tokens=spec.get("max_new_tokens", 256),
+                few_shot=spec.get("few_shot", False),
+                scoring=spec.get("scoring", "generate"),
+                threshold=spec.get("threshold"),
+            )
+        return cls(
+            processes, reward=reward, judge=judge, progress=progress, options=options, threshold=config.get("threshold")
+        )
 
     def __enter__(self):
         return self
@@ -104,5 +124,7 @@ class Verifier:
 
     @staticmethod
     def _rescore(verifier, rows: list[int], queries, responses, results: list) -> None:
-        for i, result in zip(rows, verifier.score([queries[i] for i in rows], [responses[i] for i in rows])):
+        for i, result in zip(
+            rows, verifier.score([queries[i] for i in rows], [responses[i] for i in rows]), strict=True
+        ):
             results[i] = result

@@ -18,7 +18,7 @@ import re
 import textwrap
 import time
 
-from distillery.schema import TESTTYPE_ALIASES
+from distillery.core.schema import TESTTYPE_ALIASES
 from distillery.verify import sandbox
 from distillery.verify.parse import split_response
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
@@ -59,7 +59,7 @@ class TreeNode:
 
 # Runs inside the sandbox (system python3). It redirects fds 0-2 to /dev/null so that the program's
 # own output cannot mix with (or flood) the result channel, a dup of the original stdout.
-HARNESS = r'''
+HARNESS = r"""
 import json, os, signal, sys, time
 MARK = %(mark)r
 spec = json.load(open("spec.json"))
@@ -143,11 +143,9 @@ for i, text in zip(spec["indices"], spec["inputs"]):
         emit({"i": i, "status": "error", "error": "result is not JSON: " + _err(e)})
         continue
     emit({"i": i, "status": "ok", "result": payload})
-''' % {"mark": _MARK}
+""" % {"mark": _MARK}
 
-_FENCE = re.compile(
-    r"^[ \t]*```[ \t]*([A-Za-z0-9_+.#-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S
-)
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+.#-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
 _PYTHON_TAGS = {"python", "py", "python3", "py3", ""}
 
 
@@ -197,7 +195,7 @@ def _values_equal(got, expected) -> bool:
             return math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9)
         return got == expected
     if isinstance(got, (list, tuple)) and isinstance(expected, (list, tuple)):
-        return len(got) == len(expected) and all(_values_equal(a, b) for a, b in zip(got, expected))
+        return len(got) == len(expected) and all(_values_equal(a, b) for a, b in zip(got, expected, strict=True))
     if isinstance(got, dict) and isinstance(expected, dict):
         return got.keys() == expected.keys() and all(_values_equal(got[k], expected[k]) for k in got)
     return got == expected
@@ -268,7 +266,7 @@ def _run_functional(program, fn_name, items, opts, budget_end) -> dict[int, tupl
         for line in run.stdout.split("\n"):
             if line.startswith(_MARK):
                 try:
-                    obj = json.loads(line[len(_MARK):])
+                    obj = json.loads(line[len(_MARK) :])
                 except ValueError:
                     continue
                 if "load" in obj:

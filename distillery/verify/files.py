@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distillery.artifacts import write_parquet, write_text
+from distillery.core.artifacts import write_parquet, write_text
 from distillery.verify import Verifier
 
 RESULT_COLUMNS = ("score", "passed", "verifier", "detail", "scorable")
@@ -46,7 +46,7 @@ def verify_file(src: str | Path, dst: str | Path, verifier: Verifier, response_f
         if missing:
             raise ValueError(f"{src}: row {i}: missing {missing} (needs the query columns and {response_field!r})")
     results = verifier.score(rows, [r[response_field] or "" for r in rows])
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         row.update({k: getattr(result, k) for k in RESULT_COLUMNS})
     write_rows(rows, dst)
     return summarize(rows)
@@ -70,7 +70,12 @@ def summarize(rows: list[dict]) -> dict:
 
 def summary_table(summary: dict) -> str:
     lines = ["| category | rows | unscorable | mean score | pass rate |", "| --- | ---: | ---: | ---: | ---: |"]
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.3f}"
+
     for category, s in summary.items():
-        fmt = (lambda v: "-" if v is None else f"{v:.3f}")
-        lines.append(f"| {category} | {s['rows']} | {s['unscorable']} | {fmt(s['mean_score'])} | {fmt(s['pass_rate'])} |")
+        lines.append(
+            f"| {category} | {s['rows']} | {s['unscorable']} | {fmt(s['mean_score'])} | {fmt(s['pass_rate'])} |"
+        )
     return "\n".join(lines) + "\n"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import tempfile
 from functools import lru_cache
 from importlib.metadata import version
@@ -30,6 +29,7 @@ from pathlib import Path
 import langdetect
 import nltk
 
+from distillery.core.artifacts import atomic_folder
 from distillery.verify.parse import split_response
 from distillery.verify.result import VerifyResult
 
@@ -75,23 +75,13 @@ def punkt_data_dir() -> Path:
         if (final / "tokenizers/punkt_tab/english/ortho_context.tab").is_file():
             return final
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-            staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared fallback folder from other users
+            with atomic_folder(final, replace=False) as staging:  # a worker that finished first wins
+                english = staging / "tokenizers/punkt_tab/english"
+                english.mkdir(parents=True)
+                for filename, text in _punkt_tab_files().items():
+                    (english / filename).write_text(text, encoding="utf-8")
         except OSError:
             continue
-        try:
-            english = staging / "tokenizers/punkt_tab/english"
-            english.mkdir(parents=True)
-            for filename, text in _punkt_tab_files().items():
-                (english / filename).write_text(text, encoding="utf-8")
-            try:
-                staging.rename(final)
-            except OSError:
-                if not final.is_dir():  # not another worker finishing first: a real failure
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return final
     raise OSError("no writable cache folder for the punkt_tab model")
 
@@ -164,7 +154,7 @@ def _build_checkers(ids: list[str], kwargs: list[dict], prompt: str) -> list:
     checkers = []
     state = random.getstate()
     try:
-        for instruction_id, given in zip(ids, kwargs):
+        for instruction_id, given in zip(ids, kwargs, strict=True):
             given = {k: v for k, v in given.items() if v is not None}
             try:
                 checker, resolved = _build(registry[instruction_id], instruction_id, given, prompt, seed=0)
@@ -191,7 +181,7 @@ def verify_instructions(query: dict, response: str) -> VerifyResult:
         return VerifyResult.fail(NAME, parsed.problem)
     answer = parsed.answer
     failed = []
-    for instruction_id, checker in zip(ids, checkers):
+    for instruction_id, checker in zip(ids, checkers, strict=True):
         try:
             followed = bool(answer.strip()) and bool(checker.check_following(answer))
         except LookupError:

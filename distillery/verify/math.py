@@ -31,14 +31,17 @@ def last_boxed(text: str) -> tuple[str | None, str | None]:
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                content = text[i + 1:j].strip()
+                content = text[i + 1 : j].strip()
                 return (content, None) if content else (None, "empty \\boxed{}")
     return None, "unclosed \\boxed{"
 
 
 def parse_latex(expression: str) -> list:
-    return parse(f"${expression}$", extraction_config=[LatexExtractionConfig(boxed_match_priority=0)],
-                 parsing_timeout=PARSE_TIMEOUT_S)
+    return parse(
+        f"${expression}$",
+        extraction_config=[LatexExtractionConfig(boxed_match_priority=0)],
+        parsing_timeout=PARSE_TIMEOUT_S,
+    )
 
 
 class UnparsableReference(ValueError):

@@ -34,13 +34,13 @@ def split_response(text: str | None) -> ParsedResponse:
         think = head.strip()
     else:
         think = think_match.group(1).strip() if think_match else None
-        rest = text[think_match.end():] if think_match else text
+        rest = text[think_match.end() :] if think_match else text
     if think_match is None and "<think>" in text:
         return ParsedResponse(text.split("<think>", 1)[1].strip(), None, "unclosed <think>: no answer")
     answer_match = _ANSWER.search(rest)
     if answer_match:
         answer = answer_match.group(1).strip()
-        problem = None if "</answer>" in rest[answer_match.start():] else "unclosed <answer>"
+        problem = None if "</answer>" in rest[answer_match.start() :] else "unclosed <answer>"
     else:
         answer = rest.strip()  # R1 style: plain text after the reasoning
         problem = None

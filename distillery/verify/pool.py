@@ -34,8 +34,9 @@ def load_verifier(target: str) -> Callable[[dict, str], VerifyResult]:
     return getattr(importlib.import_module(module), function)
 
 
-def verify_one(query: dict, response: str, verifiers: dict[str, str] = RULE_VERIFIERS,
-               options: dict[str, dict] | None = None) -> VerifyResult:
+def verify_one(
+    query: dict, response: str, verifiers: dict[str, str] = RULE_VERIFIERS, options: dict[str, dict] | None = None
+) -> VerifyResult:
     """Score one response in this process; an unexpected error is a 0 with the error, not a crash.
 
     ``options[category]`` are keyword arguments of that category's verifier (e.g. the code
@@ -50,7 +51,9 @@ def verify_one(query: dict, response: str, verifiers: dict[str, str] = RULE_VERI
         return VerifyResult.fail(category, f"verifier error: {type(e).__name__}: {e}"[:500])
 
 
-def _verify_chunk(items: list[tuple[int, dict, str]], verifiers: dict, options: dict | None) -> list[tuple[int, VerifyResult]]:
+def _verify_chunk(
+    items: list[tuple[int, dict, str]], verifiers: dict, options: dict | None
+) -> list[tuple[int, VerifyResult]]:
     return [(index, verify_one(query, response, verifiers, options)) for index, query, response in items]
 
 
@@ -74,11 +77,21 @@ class VerifyPool:
     """Worker processes kept across batches (the verify-and-retry loop calls once per attempt; a new
     pool each time would pay the workers' start and imports again)."""
 
-    def __init__(self, processes: int | None = None, item_timeout_s: float = 120.0,
-                 verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16,
-                 options: dict[str, dict] | None = None):
+    def __init__(
+        self,
+        processes: int | None = None,
+        item_timeout_s: float = 120.0,
+        verifiers: dict[str, str] = RULE_VERIFIERS,
+        chunk_size: int = 16,
+        options: dict[str, dict] | None = None,
+    ):
         self.processes = processes or len(os.sched_getaffinity(0))  # the job's CPUs, not the whole node
-        self.item_timeout_s, self.verifiers, self.chunk_size, self.options = item_timeout_s, verifiers, chunk_size, options
+        self.item_timeout_s, self.verifiers, self.chunk_size, self.options = (
+            item_timeout_s,
+            verifiers,
+            chunk_size,
+            options,
+        )
         self._context = multiprocessing.get_context("forkserver")  # no fork of a parent running Arrow threads
         self._pool = None
 
@@ -94,7 +107,9 @@ class VerifyPool:
             self._pool.join()
             self._pool = None
 
-    def map(self, queries: Sequence[dict], responses: Sequence[str], progress: Callable | None = None) -> list[VerifyResult]:
+    def map(
+        self, queries: Sequence[dict], responses: Sequence[str], progress: Callable | None = None
+    ) -> list[VerifyResult]:
         """Scores in input order. Items travel in chunks (less inter-process traffic); a chunk that
         runs past its time is retried one item at a time, so that only the item that hangs is given
         up, and the pool with the hung worker is replaced."""
@@ -113,9 +128,15 @@ class VerifyPool:
 
     def _run(self, chunks, queries, responses, results, bar) -> list[list[int]]:
         """Submit ``chunks``; returns those to run again after a timeout killed the pool."""
-        futures = [(chunk, self._pool.apply_async(
-            _verify_chunk, ([(i, queries[i], responses[i]) for i in chunk], self.verifiers, self.options)))
-            for chunk in chunks]
+        futures = [
+            (
+                chunk,
+                self._pool.apply_async(
+                    _verify_chunk, ([(i, queries[i], responses[i]) for i in chunk], self.verifiers, self.options)
+                ),
+            )
+            for chunk in chunks
+        ]
         for position, (chunk, future) in enumerate(futures):
             try:
                 _store(results, future.get(timeout=self.item_timeout_s * len(chunk)), bar)
@@ -125,12 +146,14 @@ class VerifyPool:
             retry: list[list[int]] = []
             if len(chunk) == 1:
                 log.warning("item %d ran past %.0f s: scored 0", chunk[0], self.item_timeout_s)
-                failed = VerifyResult.fail(queries[chunk[0]].get("category", "none"),
-                                           f"verification ran past {self.item_timeout_s:.0f} s and was killed")
+                failed = VerifyResult.fail(
+                    queries[chunk[0]].get("category", "none"),
+                    f"verification ran past {self.item_timeout_s:.0f} s and was killed",
+                )
                 _store(results, [(chunk[0], failed)], bar)
             else:
                 retry.extend([i] for i in chunk)
-            for later, f in futures[position + 1:]:  # keep what finished before the pool is killed
+            for later, f in futures[position + 1 :]:  # keep what finished before the pool is killed
                 if f.ready() and f.successful():
                     _store(results, f.get(), bar)
                 else:
@@ -140,10 +163,16 @@ class VerifyPool:
         return []
 
 
-def verify_all(queries: Sequence[dict], responses: Sequence[str], processes: int | None = None,
-               item_timeout_s: float = 120.0, progress: Callable | None = None,
-               verifiers: dict[str, str] = RULE_VERIFIERS, chunk_size: int = 16,
-               options: dict[str, dict] | None = None) -> list[VerifyResult]:
+def verify_all(
+    queries: Sequence[dict],
+    responses: Sequence[str],
+    processes: int | None = None,
+    item_timeout_s: float = 120.0,
+    progress: Callable | None = None,
+    verifiers: dict[str, str] = RULE_VERIFIERS,
+    chunk_size: int = 16,
+    options: dict[str, dict] | None = None,
+) -> list[VerifyResult]:
     """Scores in input order on a pool made for this call (see :class:`VerifyPool`).
 
     ``verifiers`` maps a category to the ``module:function`` that scores it, ``options`` a category to

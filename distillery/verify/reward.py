@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from distillery.models import checkpoint_dtype, resolve_device, resolve_model
+from distillery.core.model_resolution import checkpoint_dtype, resolve_device, resolve_model
 from distillery.verify.parse import answers_to_score
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
 
@@ -21,9 +21,18 @@ PAPER_ATTRIBUTES = ("helpfulness", "correctness", "coherence")
 
 
 class RewardModelVerifier:
-    def __init__(self, model, tokenizer, model_id: str, attributes: tuple[str, ...] = HELPSTEER2_ATTRIBUTES,
-                 use: tuple[str, ...] = PAPER_ATTRIBUTES, scale: tuple[float, float] = (0.0, 4.0),
-                 batch_size: int = 4, max_tokens: int = 8192, threshold: float = PASS_THRESHOLD):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        model_id: str,
+        attributes: tuple[str, ...] = HELPSTEER2_ATTRIBUTES,
+        use: tuple[str, ...] = PAPER_ATTRIBUTES,
+        scale: tuple[float, float] = (0.0, 4.0),
+        batch_size: int = 4,
+        max_tokens: int = 8192,
+        threshold: float = PASS_THRESHOLD,
+    ):
         self.model, self.tokenizer, self.model_id = model.eval(), tokenizer, model_id
         self.attributes, self.use, self.scale = attributes, use, scale
         self.batch_size, self.max_tokens, self.threshold = batch_size, max_tokens, threshold
@@ -42,7 +51,8 @@ class RewardModelVerifier:
 
         location = resolve_model(path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            location, trust_remote_code=trust_remote_code, dtype=checkpoint_dtype(dtype)).to(resolve_device(device))
+            location, trust_remote_code=trust_remote_code, dtype=checkpoint_dtype(dtype)
+        ).to(resolve_device(device))
         return cls(model, AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code), path, **kwargs)
 
     def normalize(self, outputs: torch.Tensor) -> float:
@@ -50,7 +60,9 @@ class RewardModelVerifier:
         if outputs.numel() == 1:
             return torch.sigmoid(outputs.reshape(())).item()
         if outputs.numel() != len(self.attributes):
-            raise ValueError(f"the reward model gives {outputs.numel()} outputs, configured attributes: {self.attributes}")
+            raise ValueError(
+                f"the reward model gives {outputs.numel()} outputs, configured attributes: {self.attributes}"
+            )
         picked = torch.stack([outputs[self.attributes.index(a)] for a in self.use]).mean().item()
         low, high = self.scale
         return min(max((picked - low) / (high - low), 0.0), 1.0)
@@ -58,14 +70,23 @@ class RewardModelVerifier:
     @torch.inference_mode()
     def score(self, queries: list[dict], responses: list[str]) -> list[VerifyResult]:
         results, where, answers = answers_to_score(responses, NAME)
-        texts = [self.tokenizer.apply_chat_template(
-            queries[i]["messages"] + [{"role": "assistant", "content": answer}], tokenize=False)
-            for i, answer in zip(where, answers)]
+        texts = [
+            self.tokenizer.apply_chat_template(
+                queries[i]["messages"] + [{"role": "assistant", "content": answer}], tokenize=False
+            )
+            for i, answer in zip(where, answers, strict=True)
+        ]
         for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt", padding=True,
-                                   truncation=True, max_length=self.max_tokens, add_special_tokens=False)
+            batch = self.tokenizer(
+                texts[start : start + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                add_special_tokens=False,
+            )
             logits = self.model(**batch.to(self.model.device)).logits.float()
-            for row, i in enumerate(where[start:start + self.batch_size]):
+            for row, i in enumerate(where[start : start + self.batch_size]):
                 value = self.normalize(logits[row])
                 results[i] = VerifyResult.of(value, NAME, f"reward {value:.3f} from {self.model_id}", self.threshold)
         return results  # type: ignore[return-value]

@@ -167,19 +167,25 @@ def _memfd(name: str, data: bytes) -> int:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) -> list[str]:
     args = [
         bwrap,
-        "--unshare-all", "--unshare-user", "--disable-userns",
-        "--die-with-parent", "--new-session", "--clearenv",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
         # The program is the namespace's pid 1: when it ends, the kernel kills whatever it left
         # behind. Without this, bwrap's own init is orphaned on exit and, under an init that does
         # not reap promptly (containers), its zombies pile up against RLIMIT_NPROC.
         "--as-pid-1",
-        "--ro-bind", "/usr", "/usr",
+        "--ro-bind",
+        "/usr",
+        "/usr",
     ]
     for link in ("bin", "lib", "lib64", "sbin"):
         target = Path("/") / link
@@ -189,20 +195,43 @@ def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) 
             args += ["--ro-bind", str(target), f"/{link}"]
     size = str(limits.tmpfs_mb << 20)
     args += [
-        "--proc", "/proc", "--dev", "/dev",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
         # /dev is a tmpfs of its own: read-only, but for a size-capped /dev/shm (multiprocessing).
-        "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-        "--size", size, "--tmpfs", "/tmp",
-        "--size", size, "--tmpfs", WORKDIR,
+        "--size",
+        size,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--size",
+        size,
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        size,
+        "--tmpfs",
+        WORKDIR,
     ]
     for name, fd in files.items():
         args += ["--ro-bind-data", str(fd), f"{WORKDIR}/{name}"]
     args += [
-        "--chdir", WORKDIR,
-        "--setenv", "PATH", "/usr/bin:/bin",
-        "--setenv", "HOME", "/tmp",
-        "--setenv", "LANG", "C.UTF-8",
-        "--setenv", "TMPDIR", "/tmp",
+        "--chdir",
+        WORKDIR,
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
     ]
     return args
 
@@ -214,8 +243,16 @@ def _probe(bwrap: str, python: str, drop_uid: bool, uid_base: int) -> None:
     _check_python(python)
     slot = _acquire_slot(uid_base, DEFAULT_UID_SLOTS)
     try:
-        proc = _launch(bwrap, python, ["-c", "print(6*7)"], stdin=b"", files={},
-                       limits=Limits(timeout_s=10), drop_uid=drop_uid, uid=slot.uid)
+        proc = _launch(
+            bwrap,
+            python,
+            ["-c", "print(6*7)"],
+            stdin=b"",
+            files={},
+            limits=Limits(timeout_s=10),
+            drop_uid=drop_uid,
+            uid=slot.uid,
+        )
     finally:
         slot.release()
     if proc.returncode != 0 or proc.stdout.strip() != "42":
@@ -261,7 +298,7 @@ def _children(pid: int) -> list[int]:
                     stat = f.read()
             except OSError:
                 continue
-            if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:
+            if int(stat[stat.rindex(b")") + 2 :].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
 
@@ -371,8 +408,11 @@ def run_python(
     ``/sandbox``. Raises :class:`SandboxUnavailable` when bwrap cannot be used, unless
     ``allow_unsandboxed`` (never for untrusted code on a shared machine: it only has rlimits)."""
     limits = Limits(
-        timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
-        max_processes=max_processes, tmpfs_mb=tmpfs_mb,
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        max_output_bytes=max_output_bytes,
+        max_processes=max_processes,
+        tmpfs_mb=tmpfs_mb,
     )
     payload = {"main.py": code.encode("utf-8")}
     for name, data in (files or {}).items():
@@ -396,8 +436,14 @@ def run_python(
     slot = _acquire_slot(uid_base, uid_slots) if drop_uid else None
     try:
         return _launch(
-            bwrap, python, [f"{WORKDIR}/main.py", *(argv or [])], stdin=stdin_b, files=payload,
-            limits=limits, drop_uid=drop_uid, uid=slot.uid if slot else os.geteuid(),
+            bwrap,
+            python,
+            [f"{WORKDIR}/main.py", *(argv or [])],
+            stdin=stdin_b,
+            files=payload,
+            limits=limits,
+            drop_uid=drop_uid,
+            uid=slot.uid if slot else os.geteuid(),
         )
     finally:
         if slot:
@@ -417,7 +463,10 @@ def _run_unsandboxed(python, payload, argv, stdin_b, limits, why) -> RunResult:
             stdin_file.seek(0)
             proc = subprocess.Popen(
                 [python, "-I", "-S", "-B", str(Path(tmp, "main.py")), *argv],
-                cwd=tmp, stdin=stdin_file, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=tmp,
+                stdin=stdin_file,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp},
                 start_new_session=True,
                 preexec_fn=functools.partial(_set_limits, limits, os.geteuid() != 0),

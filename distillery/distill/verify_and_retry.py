@@ -1,0 +1,160 @@
+"""The verify-and-retry loop of one teacher over one shard of queries.
+
+Every pending query is sent to the teacher, every response is verified, and the queries whose
+response fails are sent again with a new seed, until they pass or ``max_attempts`` is spent. Every
+attempt is kept (the analysis counts rejected attempts too). Generations go through the
+content-addressed cache, flushed every ``flush_every`` requests, so a rerun after a crash, a
+re-sharding or a new verify threshold regenerates nothing it already has.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from distillery.core.canonical import attempt_seed
+from distillery.core.schema import ATTEMPT
+from distillery.generation.backend import Backend, GenerationRequest
+from distillery.generation.cache import GenerationCache, generate_cached
+from distillery.verify.parse import split_response
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    name: str
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    max_attempts: int
+    seed: int = 0
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+def distill(
+    queries: list[dict],
+    teacher: TeacherSettings,
+    backend: Backend,
+    cache: GenerationCache,
+    verifier,
+    conversation: Callable[[dict], list[dict]],
+    flush_every: int = 64,
+    progress: Callable | None = None,
+) -> tuple[pa.Table, dict]:
+    """All attempts of ``teacher`` on ``queries`` (accepted ones marked) and the shard's report.
+
+    ``verifier`` has ``score(queries, responses) -> [VerifyResult]``; ``conversation`` turns a query
+    into the messages sent to the teacher (system prompt, few-shot turns, the query's turns).
+    """
+    started = time.perf_counter()
+    rows: list[dict] = []
+    counts = Counter()
+    pending = list(range(len(queries)))
+    messages = [conversation(q) for q in queries]
+    for attempt in range(teacher.max_attempts):
+        if not pending:
+            break
+        requests = [
+            GenerationRequest(
+                messages[i],
+                teacher.max_new_tokens,
+                teacher.temperature,
+                teacher.top_p,
+                attempt_seed(teacher.seed, queries[i]["qid"], attempt),
+                teacher.stop,
+            )
+            for i in pending
+        ]
+        keys = [cache.key(r) for r in requests]
+        results, cached = generate_cached(requests, keys, backend, cache, flush_every, counts, progress)
+        verdicts = verifier.score([queries[i] for i in pending], [r.text for r in results])
+        still = []
+        for i, request, key, result, hit, verdict in zip(
+            pending, requests, keys, results, cached, verdicts, strict=True
+        ):
+            parsed = split_response(result.text)
+            rows.append(
+                {
+                    "qid": queries[i]["qid"],
+                    "teacher": teacher.name,
+                    "category": queries[i]["category"],
+                    "attempt": attempt,
+                    "seed": request.seed,
+                    "key": key,
+                    "response": result.text,
+                    "think": parsed.think,
+                    "answer": parsed.answer,
+                    "finish_reason": result.finish_reason,
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "latency_s": result.latency_s,
+                    "cached": hit,
+                    "score": verdict.score,
+                    "scorable": verdict.scorable,
+                    "verifier": verdict.verifier,
+                    "detail": verdict.detail,
+                    "accepted": verdict.passed,
+                }
+            )
+            if verdict.scorable and not verdict.passed:
+                still.append(i)
+        pending = still
+    table = pa.Table.from_pylist(rows, schema=ATTEMPT)
+    return table, shard_report(table, len(queries), counts, time.perf_counter() - started)
+
+
+def shard_report(attempts: pa.Table, n_queries: int, counts: Counter, wall_s: float) -> dict:
+    rows = attempts.to_pylist()
+    by_category: dict[str, dict] = defaultdict(lambda: {"queries": 0, "accepted": 0, "unscorable": 0})
+    final = {}
+    for row in rows:  # the last attempt of a query says how it ended
+        final[row["qid"]] = row
+    for row in final.values():
+        c = by_category[row["category"]]
+        c["queries"] += 1
+        c["accepted"] += row["accepted"]
+        c["unscorable"] += not row["scorable"]
+    for c in by_category.values():
+        c["acceptance"] = round(c["accepted"] / c["queries"], 4) if c["queries"] else None
+    accepted_at = Counter(r["attempt"] + 1 for r in rows if r["accepted"])
+    tokens_accepted = sum(r["completion_tokens"] for r in rows if r["accepted"])
+    tokens_all = sum(r["completion_tokens"] for r in rows)
+    return {
+        "queries": n_queries,
+        "attempts": len(rows),
+        "generated": counts["generated"],
+        "cache_hits": counts["cache_hits"],
+        "accepted": sum(c["accepted"] for c in by_category.values()),
+        "accepted_at_attempt": dict(sorted(accepted_at.items())),
+        "by_category": dict(sorted(by_category.items())),
+        "tokens_generated": {"accepted": tokens_accepted, "rejected": tokens_all - tokens_accepted},
+        "wall_s": round(wall_s, 3),
+    }
+
+
+def summarize_reports(reports: list[dict]) -> dict:
+    """One teacher's shard reports added up."""
+    total = Counter()
+    accepted_at = Counter()
+    categories: dict[str, Counter] = defaultdict(Counter)
+    for r in reports:
+        total.update({k: r[k] for k in ("queries", "attempts", "generated", "cache_hits", "accepted")})
+        total.update({f"tokens_{k}": v for k, v in r["tokens_generated"].items()})
+        total["wall_s"] += r["wall_s"]
+        accepted_at.update({int(k): v for k, v in r["accepted_at_attempt"].items()})
+        for category, c in r["by_category"].items():
+            categories[category].update({k: c[k] for k in ("queries", "accepted", "unscorable")})
+    by_category = {
+        c: {**dict(v), "acceptance": round(v["accepted"] / v["queries"], 4) if v["queries"] else None}
+        for c, v in sorted(categories.items())
+    }
+    return {
+        **dict(total),
+        "shards": len(reports),
+        "accepted_at_attempt": dict(sorted(accepted_at.items())),
+        "by_category": by_category,
+        "acceptance": round(total["accepted"] / total["queries"], 4) if total["queries"] else None,
+    }

@@ -1,1 +1,0 @@
-"""Generation backends behind one interface (teachers, judges, students under evaluation)."""
