@@ -14,7 +14,7 @@ What is measured
    ``results/models/gemma3-270m`` exists (``rule local_model``), else a word-level tokenizer over the
    vocabulary (said in the output). Peak RSS is the worker process's own (``ru_maxrss``); building the
    inputs is not timed but is part of it.
-2. ``figures``: the six figures drawn from those 1M rows (``distillery.analysis.figures.style.make``), from the
+2. ``figures``: the six figures drawn from those 1M rows (``distillery.analysis.figures.render``), from the
    statistics file, as a figure rule does.
 3. ``baseline``: the same token counts one text at a time (``Tokenizer.encode`` per response, think,
    answer and prompt) on ``--baseline-n`` samples, extrapolated: what batching buys.
@@ -234,15 +234,8 @@ def pa_sum(column):
 
 
 def worker_figures(args) -> dict:
-    from distillery.analysis.figures import (
-        fig2_category_distribution,
-        fig3_math_token_spans,
-        fig4_token_counts,
-        fig5_perplexity,
-        fig7_attempts,
-        fig8_cost,
-    )
-    from distillery.analysis.figures.style import make
+    from distillery.analysis.figures.render import render
+    from distillery.plan.figure_registry import FIGURES, module
 
     style = {
         "font_size": 8,
@@ -257,18 +250,12 @@ def worker_figures(args) -> dict:
     }
     seconds = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for module in (
-            fig2_category_distribution,
-            fig3_math_token_spans,
-            fig4_token_counts,
-            fig5_perplexity,
-            fig7_attempts,
-            fig8_cost,
-        ):
-            name = module.__name__.rsplit(".", 1)[-1]
+        for name, figure in FIGURES.items():
+            if figure.source != "stats":
+                continue
             out = types.SimpleNamespace(**{k: Path(tmp) / f"{name}.{k}" for k in ("pdf", "png", "csv")})
             t0 = time.perf_counter()
-            make(module, [args.stats_path], ["t"], style, out)
+            render(module(name), [args.stats_path], ["t"], style, out)
             seconds[name] = time.perf_counter() - t0
     return {"seconds": seconds, "peak_rss_gib": peak_rss_gib()}
 

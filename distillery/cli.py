@@ -8,17 +8,18 @@ import sys
 from pathlib import Path
 
 from distillery.core.artifacts import read_json
+from distillery.plan import paths
 from distillery.queries import prep_report
 
 
 def _prep_report(args: argparse.Namespace) -> int:
-    queries_dir = Path(args.results) / "queries"
+    queries_dir = Path(args.results) / Path(paths.QUERIES).name
     final = queries_dir / "report.json"
     # The workflow's own report names exactly the current sources; otherwise show what exists so far.
     summary = read_json(final) if final.exists() else prep_report.collect(*prep_report.discover(queries_dir))
     if not summary["stages"]:
         print(
-            f"no query-preparation reports under {queries_dir}: run `snakemake results/queries/clean.parquet`",
+            f"no query-preparation reports under {queries_dir}: run `snakemake {paths.QUERIES}/clean.parquet`",
             file=sys.stderr,
         )
         return 1
@@ -48,11 +49,21 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact_cache(args: argparse.Namespace) -> int:
+    from distillery.generation.cache import compact
+
+    folders = sorted(p for p in Path(args.cache_dir).iterdir() if p.is_dir())
+    for folder in folders:
+        merged = compact(folder, args.min_segments)
+        print(f"{folder}: {f'{merged} segments merged into one' if merged else 'left as it is'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="distillery", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prep-report", help="what each query-preparation stage kept and removed")
-    p.add_argument("--results", default="results", help="the workflow's results directory")
+    p.add_argument("--results", default=paths.RESULTS, help="the workflow's results directory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_prep_report)
     p = sub.add_parser("verify", help="score responses with the verifier of their category")
@@ -82,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         "reward model is given, and answers the rules cannot decide",
     )
     p.set_defaults(func=_verify)
+    p = sub.add_parser(
+        "compact-cache",
+        help="merge each model's generation-cache segments into one file (when no job is writing to the cache)",
+    )
+    p.add_argument("cache_dir", help="the generation cache (distill.cache_dir, evaluate.cache_dir)")
+    p.add_argument("--min-segments", type=int, default=64, help="leave a model folder with fewer segments alone")
+    p.set_defaults(func=_compact_cache)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,9 +1,9 @@
 # Analysis: per-sample statistics of every teacher (token counts under the student's tokenizer, attempts,
-# cost, perplexity), the figures of the registry (distillery.plan.figures: the paper's Figs. 2-6, and
+# cost, perplexity), the figures of the registry (distillery.plan.figure_registry: the paper's Figs. 2-6, and
 # Figs. 7-8 which it lacks), and the dataset statistics beside the paper's. One rule draws any figure; its
 # params hold only that figure's settings and its code fingerprint only that figure's module, so changing
 # one figure's style or code redraws that figure alone.
-from distillery.plan import figures
+from distillery.plan import figure_registry as figures
 from distillery.plan.rule_params import student_tokenizer
 
 ANALYSIS = config["analysis"]

@@ -8,7 +8,6 @@ import sys
 sys.path.insert(0, workflow.basedir)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
-from distillery.core.canonical import shard_names
 from distillery.plan import paths
 from distillery.plan.code_fingerprints import script_code_hash
 from distillery.plan.config_checks import check_config
@@ -19,13 +18,10 @@ check_config(config)
 
 SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])
-SHARDS = shard_names(config["shards"]["num_shards"])
+SHARDS = paths.shard_names(config["shards"]["num_shards"])
 TEACHERS = {teacher["name"]: teacher for teacher in config["teachers"]}
 QUERIES = paths.QUERIES
-# A shard's name (distillery.core.canonical.shard_names) as a wildcard constraint: a pattern, not the list of
-# the shards, which Snakemake would copy into every output pattern it fills in (2,000 alternatives: a sixth
-# of a paper-scale DAG's time, bench/dag.py). Consumers ask only for the shards there are.
-SHARD = r"\d+-of-\d+"
+SHARD = paths.SHARD_PATTERN
 
 
 def alternatives(names):

@@ -4,7 +4,7 @@ from distillery.plan.rule_params import quality_settings
 
 CORPUS_CONFIG = config["corpus"]
 PPL_CONFIG = config["analysis"]["perplexity"]
-PPL_PARTS = shard_names(PPL_CONFIG["jobs"])
+PPL_PARTS = paths.shard_names(PPL_CONFIG["jobs"])
 # Each teacher's attempts file per shard. The scripts get them all and report the missing ones; a rule's
 # inputs are every one (so that distillation runs first) or, with corpus.partial, those that exist so far.
 ATTEMPT_FILES = {t: paths.attempt_files(t, SHARDS) for t in TEACHERS}

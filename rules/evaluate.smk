@@ -6,7 +6,7 @@ from distillery.plan.evaluated_models import evaluated_models, paper_models, wor
 EVAL = config["evaluate"]
 EVAL_MODELS = evaluated_models(config)
 EVAL_BENCHMARKS = EVAL["benchmarks"]
-EVAL_SHARDS = {b: shard_names(spec["shards"]) for b, spec in EVAL_BENCHMARKS.items()}
+EVAL_SHARDS = {b: paths.shard_names(spec["shards"]) for b, spec in EVAL_BENCHMARKS.items()}
 PROBLEM_FIELDS = ("kind", "answer", "date_from", "date_to", "ids", "limit")  # what changes the problems
 PROBLEMS = f"{paths.EVAL_PROBLEMS}/{{benchmark}}.parquet"
 SAMPLES = f"{paths.EVAL}/{{model}}/{{benchmark}}/samples/{{shard}}.parquet"

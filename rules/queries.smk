@@ -88,9 +88,9 @@ rule embed_queries:
     threads: 2
     params:
         embedding=config["embedding"],
-        code=code_fingerprint("embed"),
+        code=code_fingerprint("embed_queries"),
     script:
-        "../scripts/embed.py"
+        "../scripts/embed_queries.py"
 
 
 use rule embed_queries as embed_benchmarks with:

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conftest import tiny_llama_config, tiny_tokenizer
-from distillery.core.canonical import qid, shard_names, shard_of
+from distillery.core.canonical import qid, shard_of
 from distillery.core.schema import ATTEMPT, QUERY
+from distillery.plan.paths import shard_names
 
 NUM_SHARDS = 3
 

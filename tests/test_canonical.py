@@ -4,7 +4,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from distillery.core.canonical import canonical_text, loose_text, qid, shard_names, shard_of
+from distillery.core.canonical import canonical_text, loose_text, qid, shard_of
+from distillery.plan.paths import shard_names
 
 text = st.text(min_size=0, max_size=200)
 whitespace = st.sampled_from([" ", "  ", "\t", "\n", "\u00a0", "\u3000", "\r\n"])

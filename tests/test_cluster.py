@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from distillery.plan.cluster_geometry import job_geometry, ray_commands, teacher_geometry, teacher_gpus_per_node
+from distillery.generation.ray_cluster import ray_commands
+from distillery.plan.cluster_geometry import job_geometry, teacher_geometry, teacher_gpus_per_node
 from workflow import copy_workflow, snakemake
 
 PROFILE = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
@@ -62,10 +63,8 @@ def test_gpu_rules_run_in_a_gpu_environment():
 
 
 def test_generation_env_is_the_one_every_backend_runs_in():
-    text = (REPO / "rules/common.smk").read_text()
-    namespace = {}
-    exec(text[text.index("def generation_env") : text.index("def training_corpus")], namespace)
-    env = namespace["generation_env"]
+    from distillery.plan.conda_envs import generation_env as env
+
     assert env(["vllm", "openai"]) == "../envs/vllm.yaml" and env(["transformers", "dataset"]) == "../envs/gpu.yaml"
     assert env(["openai", "dataset"]) == env([]) == "../envs/cpu.yaml"
 

@@ -19,7 +19,7 @@ from distillery.analysis.figures import (
     fig7_attempts,
     fig8_cost,
 )
-from distillery.analysis.figures.style import make
+from distillery.analysis.figures.render import render
 from distillery.analysis.sample_stats import sample_stats, turns_text
 from distillery.analysis.token_counts import count_tokens, load_tokenizer
 from distillery.core.paper_numbers import paper_teacher
@@ -214,7 +214,7 @@ def test_figures_draw_and_label_gaps(tmp_path, case):
     for module in FIGURES:
         name = module.__name__.rsplit(".", 1)[-1]
         out = types.SimpleNamespace(**{k: tmp_path / f"{name}.{k}" for k in ("pdf", "png", "csv")})
-        result = make(module, paths, teachers_, style, out)
+        result = render(module.__name__, paths, teachers_, style, out)
         assert out.pdf.stat().st_size and out.png.stat().st_size and len(result) == sum(1 for _ in open(out.csv)) - 1
     if case == "no samples":
         assert "b,0" in (tmp_path / "fig4_token_counts.csv").read_text()

@@ -4,9 +4,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillery.core.canonical import qid
+from distillery.core.canonical import first_occurrence, qid
 from distillery.core.schema import QUERY
-from distillery.queries.dedup import dedup, first_occurrence
+from distillery.queries.dedup import dedup
 
 
 def table(source, texts):

@@ -3,9 +3,11 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from distillery.cli import main
+from distillery.core.canonical import attempt_seed
 from distillery.core.canonical import qid as qid_of
-from distillery.distill.verify_and_retry import TeacherSettings, attempt_seed, distill
-from distillery.generation.cache import GenerationCache, compact
+from distillery.distill.verify_and_retry import TeacherSettings, distill
+from distillery.generation.cache import GenerationCache
 from distillery.verify import Verifier
 from teachers import ScriptedTeacher
 
@@ -92,7 +94,7 @@ def test_compaction_keeps_every_entry_once(tmp_path, verifier):
     queries = math_queries(12)
     cache = GenerationCache(tmp_path, "m")
     first, _ = distill(queries, TEACHER, ScriptedTeacher(), cache, verifier, conversation, flush_every=2)
-    assert compact(cache.folder, min_segments=2) > 2
+    assert main(["compact-cache", str(tmp_path), "--min-segments", "2"]) == 0
     assert len(list(cache.folder.glob("*.parquet"))) == 1
     backend = ScriptedTeacher()
     _, report = distill(queries, TEACHER, backend, GenerationCache(tmp_path, "m"), verifier, conversation)

@@ -1,5 +1,6 @@
-"""Snakemake's linter finds nothing and the Snakefile and rules are formatted as snakefmt (pinned) wants:
-both run here so that CI enforces them."""
+"""The linters find nothing: Snakemake's linter and snakefmt on the Snakefile and rules, ruff (pyflakes,
+pycodestyle, import order, bugbear; pyproject.toml) and ruff's formatter on the Python code. All pinned,
+all run here so that CI enforces them."""
 
 import subprocess
 import sys
@@ -41,5 +42,16 @@ def test_snakefmt_check_passes():
         capture_output=True,
         text=True,
         timeout=120,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+
+
+PYTHON_TREES = ("distillery", "scripts", "tests", "bench")
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check", "--diff"]], ids=["check", "format"])
+def test_ruff_finds_nothing(command):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, *PYTHON_TREES], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]

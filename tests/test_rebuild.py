@@ -10,7 +10,8 @@ import os
 import pytest
 
 import tiny_run
-from workflow import planned_jobs, snakemake
+from distillery.plan.figure_registry import FIGURES
+from workflow import planned, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -77,8 +78,8 @@ def test_a_new_teacher_runs_only_its_jobs_and_the_aggregates(tiny_done):
     assert jobs["corpus_perplexity"] == len(list((tiny_done / "results/corpora/perplexity/alpha").glob("*.parquet")))
     # the aggregates over teachers: the parallel corpora (their intersection changes), so every student
     # trains again on its new parallel corpus, and the tables and figures over all teachers
-    assert jobs["parallel_corpora"] == 1 and jobs["dataset_stats"] == 1 and jobs["fig2_category_distribution"] == 1
-    assert jobs["train_student"] == 3 and jobs["table1_accuracy"] == 1
+    assert jobs["parallel_corpora"] == 1 and jobs["dataset_stats"] == 1 and jobs["figure"] == len(FIGURES)
+    assert jobs["train_student"] == 3 and jobs["eval_table"] == 2
     # students trained on their teacher's own corpus (corpus.mode union): only gamma's is new
     (tiny_done / "union.yaml").write_text("corpus: {mode: union}\n")
     (tiny_done / "gamma-union.yaml").write_text(tiny_run.override(teachers) + "corpus: {mode: union}\n")
@@ -101,7 +102,10 @@ def test_editing_one_source_file_reruns_only_what_reads_it(tiny_done):
 
 def test_editing_package_code_reruns_only_the_rules_that_run_it(tiny_done):
     with edited(tiny_done / "distillery/analysis/figures/fig4_token_counts.py"):
-        assert plan(tiny_done) == {"fig4_token_counts": 1}
+        assert planned(tiny_done, *tiny_run.targets(), extra=tiny_run.config_args()) == [
+            ("figure", {"figure": "fig4_token_counts"}),
+            ("all", {}),
+        ]
     with edited(tiny_done / "distillery/corpora/export.py"):
         assert plan(tiny_done) == {"export_corpus": len(tiny_run.TEACHERS)}
     with edited(tiny_done / "distillery/verify/math.py"):

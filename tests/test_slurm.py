@@ -93,7 +93,7 @@ def test_gpu_rules_are_submitted_with_gpus_and_cpu_rules_without(cluster, runs):
     assert all(j["JobState"] == "COMPLETED" for j in jobs), [(j["Comment"], j["JobState"]) for j in jobs]
     gpu = {rule for rule, js in by_rule.items() if any("gpu" in j.get("TresPerJob", "") for j in js)}
     assert {"embed_queries", "embed_benchmarks", "distill_shard", "corpus_perplexity"} <= gpu
-    assert not gpu & {"dedup_queries", "filter_queries", "teacher_corpus", "distill_summary", "fig4_token_counts"}
+    assert not gpu & {"dedup_queries", "filter_queries", "teacher_corpus", "distill_summary", "figure"}
     for job in by_rule["distill_shard"]:  # per teacher: alpha asks for one GPU, beta for none
         teacher = "alpha" if "alpha" in job["Comment"] else "beta"
         assert ("gres:gpu:1" in job.get("TresPerJob", "")) == (teacher == "alpha"), job

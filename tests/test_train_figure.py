@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from distillery.analysis.figures.fig6_loss_curves import plot_loss_curves, read_loss_curves
+from distillery.analysis.figures import fig6_loss_curves
+from distillery.analysis.figures.render import render
 
 
 def write_log(path, steps, scale, repeat_step=None):
@@ -33,12 +34,14 @@ def write_log(path, steps, scale, repeat_step=None):
 
 
 def test_fig6_one_plot_every_student(tmp_path):
-    paths = {
-        "am": write_log(tmp_path / "am.jsonl", 200, 1.0),
-        "r1": write_log(tmp_path / "r1.jsonl", 150, 1.2, 40),
-        "toy": write_log(tmp_path / "toy.jsonl", 3, 1.5),
-    }
-    curves = read_loss_curves(paths)
+    teachers = ["am", "r1", "toy"]
+    paths = [
+        write_log(tmp_path / "am.jsonl", 200, 1.0),
+        write_log(tmp_path / "r1.jsonl", 150, 1.2, 40),
+        write_log(tmp_path / "toy.jsonl", 3, 1.5),
+    ]
+    curves, notes = fig6_loss_curves.read(paths, teachers, {})
+    assert notes == []
     assert list(curves.columns[:5]) == ["teacher", "step", "epoch", "loss", "loss_smoothed"]
     assert curves.groupby("teacher").size().to_dict() == {"am": 200, "r1": 150, "toy": 3}
     r1 = curves[curves.teacher == "r1"].set_index("step")
@@ -50,7 +53,8 @@ def test_fig6_one_plot_every_student(tmp_path):
     assert am["loss_smoothed"].iloc[0] == am["loss"].iloc[0]
     assert am["loss_smoothed"].diff().abs().mean() < 0.5 * am["loss"].diff().abs().mean()
     outputs = SimpleNamespace(**{k: str(tmp_path / f"fig6.{k}") for k in ("pdf", "png", "csv")})
-    plot_loss_curves(curves, ["am", "r1", "toy"], {"teacher_labels": {"am": "AM-Thinking-v1"}}, outputs)
+    style = {"teacher_labels": {"am": "AM-Thinking-v1"}, "width": 3.5, "height": 2.6}
+    render(fig6_loss_curves.__name__, paths, teachers, style, outputs)
     assert (tmp_path / "fig6.png").stat().st_size > 5000 and (tmp_path / "fig6.pdf").stat().st_size > 1000
     table = pd.read_csv(outputs.csv)
     assert len(table) == 353 and set(table.teacher) == {"am", "r1", "toy"}

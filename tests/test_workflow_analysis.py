@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis_fixture import NUM_SHARDS, queries, save_tiny_model, shard, teachers, write_distillation
-from distillery.core.canonical import shard_names
 from distillery.generation.dataset_backend import read_release
-from workflow import copy_workflow, planned_jobs, snakemake
+from distillery.plan.paths import shard_names
+from workflow import copy_workflow, planned, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -186,7 +186,7 @@ def test_rebuilds_only_what_a_change_touches(run):
     workdir, _, _ = run
     style = workdir / "style.yaml"
     style.write_text("analysis: {figures: {fig4_token_counts: {width: 5.0}}}\n")
-    assert planned_jobs(workdir, *TARGETS, extra=config_args(str(style))) == {"fig4_token_counts": 1}
+    assert planned(workdir, *TARGETS, extra=config_args(str(style))) == [("figure", {"figure": "fig4_token_counts"})]
     threshold = workdir / "threshold.yaml"
     threshold.write_text("corpus: {quality: {perplexity: {max_by_teacher: {c: 1.5}}}}\n")
     jobs = planned_jobs(workdir, *TARGETS, extra=config_args(str(threshold)))

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,17 +63,20 @@ def snakemake(
     return proc
 
 
-def planned_jobs(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> dict[str, int]:
-    """What a run would do now: rule -> job count, from a dry run's job table."""
+def planned(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> list[tuple[str, dict[str, str]]]:
+    """What a run would do now: (rule, wildcards) of every job, from a dry run's job listing."""
     proc = snakemake(workdir, "--dry-run", *targets, *extra)  # --config takes every argument after it
     out = proc.stdout + proc.stderr
     if "Nothing to be done" in out:
-        return {}
-    table = out[out.index("Job stats:") :]
-    jobs = {}
-    for line in table.splitlines()[3:]:
-        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if not m or m.group(1) == "total":
-            break
-        jobs[m.group(1)] = int(m.group(2))
+        return []
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", out)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block).group(1)
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        jobs.append((rule, dict(w.split("=", 1) for w in wildcards.group(1).split(", ")) if wildcards else {}))
     return jobs
+
+
+def planned_jobs(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> dict[str, int]:
+    """What a run would do now: rule -> job count."""
+    return dict(Counter(rule for rule, _ in planned(workdir, *targets, extra=extra)))

@@ -63,10 +63,6 @@ def shard_of(qid_hex: str, num_shards: int) -> int:
     return int(qid_hex[:16], 16) % num_shards
 
 
-def shard_names(num_shards: int) -> list[str]:
-    return [f"{i:05d}-of-{num_shards:05d}" for i in range(num_shards)]
-
-
 def attempt_seed(base: int, qid: str, attempt: int) -> int:
     """A seed per (query, attempt): retries differ, reruns repeat."""
     digest = hashlib.blake2b(f"{base}:{qid}:{attempt}".encode(), digest_size=8).digest()

@@ -91,7 +91,7 @@ def release_sample(row: dict, model_name: str, system: str) -> dict:
     return {"system": own_system or system, "conversations": conversations}
 
 
-def shard_names(rows: int, rows_per_file: int) -> list[str]:
+def export_file_names(rows: int, rows_per_file: int) -> list[str]:
     n = max(1, math.ceil(rows / rows_per_file))
     return [f"train-{i:05d}-of-{n:05d}.jsonl" for i in range(n)]
 
@@ -102,7 +102,7 @@ def export_corpus(corpus_path: str | Path, out_dir: str | Path, teacher: dict, r
     data = Path(out_dir) / "data"
     data.mkdir(parents=True, exist_ok=True)
     parquet = pq.ParquetFile(corpus_path)
-    names = shard_names(parquet.metadata.num_rows, rows_per_file)
+    names = export_file_names(parquet.metadata.num_rows, rows_per_file)
     model, system = teacher["model"], system_prompt(teacher)
     counts = {"category": Counter(), "source": Counter(), "verifier": Counter()}
     scores, ppls = [], []

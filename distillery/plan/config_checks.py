@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+
+from distillery.plan.paths import EVAL_PROBLEMS
 
 
 class ConfigError(ValueError):
@@ -74,8 +77,9 @@ def check_evaluate(config: dict) -> None:
         raise ConfigError(
             f"evaluate: model names must be unique (a student is named after its teacher); repeated: {repeated}"
         )
-    if "problems" in names:
-        raise ConfigError("evaluate: 'problems' cannot name a model (results/eval/problems/ holds the benchmarks)")
+    problems = Path(EVAL_PROBLEMS).name
+    if problems in names:
+        raise ConfigError(f"evaluate: {problems!r} cannot name a model ({EVAL_PROBLEMS}/ holds the benchmarks)")
     unknown = sorted(set(evaluate.get("paper_models", {})) - set(names))
     if unknown:
         raise ConfigError(f"evaluate.paper_models: {unknown} are not evaluated models ({sorted(names)})")

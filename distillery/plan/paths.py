@@ -27,6 +27,18 @@ EVAL = f"{RESULTS}/eval"
 EVAL_PROBLEMS = f"{EVAL}/problems"  # so "problems" cannot name an evaluated model
 
 
+def shard_names(num_shards: int) -> list[str]:
+    """The names of ``num_shards`` shards (of queries, of perplexity jobs, of an evaluation), known before
+    any data is read."""
+    return [f"{i:05d}-of-{num_shards:05d}" for i in range(num_shards)]
+
+
+# A shard's name as a wildcard constraint: a pattern, not the list of the shards, which Snakemake would copy
+# into every output pattern it fills in (2,000 alternatives: a sixth of a paper-scale DAG's time,
+# bench/dag.py). Consumers ask only for the shards there are.
+SHARD_PATTERN = r"\d+-of-\d+"
+
+
 def query_shards(shards: list[str]) -> list[str]:
     return [QUERY_SHARD.format(shard=s) for s in shards]
 

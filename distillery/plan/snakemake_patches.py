@@ -2,8 +2,9 @@
 2,000 shards: ``bench/dag.py``), and nowhere else.
 
 Both are written against the pinned Snakemake (:data:`WRITTEN_FOR`, pyproject.toml). On any other
-version they are left out, with a warning, and the workflow runs correctly, only slower;
-``tests/test_snakemake_patches.py`` fails on an upgrade until they have been checked against it.
+version, or with ``DISTILLERY_SNAKEMAKE_PATCHES=off`` in the environment, they are left out and the
+workflow runs correctly, only slower (``bench/dag.py`` measures both); ``tests/test_snakemake_patches.py``
+fails on an upgrade until they have been checked against it.
 
 1. :func:`index_concrete_producers`: Snakemake finds the rule that makes a file by matching the file
    against every output of every candidate rule in turn. ``query_shards`` has one output per shard, and
@@ -17,16 +18,18 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Callable
 from importlib.metadata import version
 
 WRITTEN_FOR = "9.27.1"
+SWITCH = "DISTILLERY_SNAKEMAKE_PATCHES"
 
 log = logging.getLogger(__name__)
 
 
 def supported() -> bool:
-    return version("snakemake") == WRITTEN_FOR
+    return version("snakemake") == WRITTEN_FOR and os.environ.get(SWITCH, "on") != "off"
 
 
 def index_concrete_producers() -> bool:
@@ -36,11 +39,12 @@ def index_concrete_producers() -> bool:
     if getattr(Rule.is_producer, "indexed", False):
         return True
     if not supported():
-        log.warning(
-            "Snakemake %s is not %s: the producer index is off (correct, slower on large DAGs)",
-            version("snakemake"),
-            WRITTEN_FOR,
-        )
+        if version("snakemake") != WRITTEN_FOR:
+            log.warning(
+                "Snakemake %s is not %s: the producer index is off (correct, slower on large DAGs)",
+                version("snakemake"),
+                WRITTEN_FOR,
+            )
         return False
     scan = Rule.is_producer
 

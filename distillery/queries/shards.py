@@ -7,8 +7,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillery.core.canonical import shard_names, shard_of
+from distillery.core.canonical import shard_of
 from distillery.core.schema import as_queries
+from distillery.plan.paths import shard_names
 
 
 def split(queries: pa.Table, num_shards: int) -> dict[str, pa.Table]:

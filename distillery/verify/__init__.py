@@ -14,11 +14,11 @@ from dataclasses import replace
 
 from distillery.verify.judge import NAME as JUDGE
 from distillery.verify.pool import RULE_VERIFIERS, VerifyPool, load_verifier, verify_one
-from distillery.verify.result import PASS_THRESHOLD, VerifyResult
+from distillery.verify.result import VerifyResult
 
 MODEL_CATEGORIES = ("chat", "general")
 
-__all__ = ["PASS_THRESHOLD", "VerifyResult", "Verifier", "score"]
+__all__ = ["Verifier", "score"]
 
 
 def check_options(category: str, kwargs: dict) -> None:
@@ -48,8 +48,9 @@ class Verifier:
         options: dict[str, dict] | None = None,
         threshold: float | None = None,
     ):
-        """``threshold``: accept at score >= this instead of :data:`PASS_THRESHOLD` (``distill.threshold``),
-        except for the verdicts of a judge with a threshold of its own."""
+        """``threshold``: accept at score >= this (``distill.threshold``) instead of
+        :data:`distillery.verify.result.PASS_THRESHOLD`, except for the verdicts of a judge with a threshold
+        of its own."""
         self.reward, self.judge, self.progress, self.threshold = reward, judge, progress, threshold
         for category, kwargs in (options or {}).items():
             check_options(category, kwargs)

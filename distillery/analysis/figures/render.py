@@ -1,4 +1,4 @@
-"""Drawing one figure of the registry (:mod:`distillery.plan.figures`): read what it is drawn from,
+"""Drawing one figure of the registry (:mod:`distillery.plan.figure_registry`): read what it is drawn from,
 tabulate, draw, and write its PDF, PNG and CSV; its gaps are noted above it and in the log.
 
 A figure module has ``table(data, teachers, style) -> (table, notes)`` and ``draw(table, teachers,
