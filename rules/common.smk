@@ -20,8 +20,6 @@ SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])
 SHARDS = paths.shard_names(config["shards"]["num_shards"])
 TEACHERS = {teacher["name"]: teacher for teacher in config["teachers"]}
-QUERIES = paths.QUERIES
-SHARD = paths.SHARD_PATTERN
 
 
 def alternatives(names):

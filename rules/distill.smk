@@ -33,7 +33,7 @@ rule distill_shard:
         "logs/distill/{teacher}/{shard}.log",
     wildcard_constraints:
         teacher=alternatives(TEACHERS),
-        shard=SHARD,
+        shard=paths.SHARD_PATTERN,
     conda:
         generation_env(t["backend"] for t in TEACHERS.values())
     threads: 2

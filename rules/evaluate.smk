@@ -46,7 +46,7 @@ rule eval_generate:
     wildcard_constraints:
         model=alternatives(EVAL_MODELS),
         benchmark=alternatives(EVAL_BENCHMARKS),
-        shard=SHARD,
+        shard=paths.SHARD_PATTERN,
     conda:
         generation_env(m.get("backend", "transformers") for m in EVAL_MODELS.values())
     threads: 2
@@ -72,7 +72,7 @@ rule eval_grade:
     wildcard_constraints:
         model=alternatives(EVAL_MODELS),
         benchmark=alternatives(EVAL_BENCHMARKS),
-        shard=SHARD,
+        shard=paths.SHARD_PATTERN,
     conda:
         "../envs/cpu.yaml"
     threads: 2

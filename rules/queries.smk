@@ -5,9 +5,9 @@ rule ingest_source:
     input:
         lambda w: dataset_files(SOURCES[w.source]),
     output:
-        queries=f"{QUERIES}/raw/{{source}}.parquet",
-        rejects=f"{QUERIES}/raw/{{source}}.rejects.parquet",
-        report=f"{QUERIES}/raw/{{source}}.report.json",
+        queries=f"{paths.QUERIES}/raw/{{source}}.parquet",
+        rejects=f"{paths.QUERIES}/raw/{{source}}.rejects.parquet",
+        report=f"{paths.QUERIES}/raw/{{source}}.report.json",
     log:
         "logs/queries/ingest_source/{source}.log",
     wildcard_constraints:
@@ -24,11 +24,11 @@ rule ingest_source:
 
 rule dedup_queries:
     input:
-        expand(f"{QUERIES}/raw/{{source}}.parquet", source=SOURCES),  # in priority order
+        expand(f"{paths.QUERIES}/raw/{{source}}.parquet", source=SOURCES),  # in priority order
     output:
-        queries=f"{QUERIES}/deduped.parquet",
-        rejects=f"{QUERIES}/deduped.rejects.parquet",
-        report=f"{QUERIES}/deduped.report.json",
+        queries=f"{paths.QUERIES}/deduped.parquet",
+        rejects=f"{paths.QUERIES}/deduped.rejects.parquet",
+        report=f"{paths.QUERIES}/deduped.report.json",
     log:
         "logs/queries/dedup_queries.log",
     conda:
@@ -41,11 +41,11 @@ rule dedup_queries:
 
 rule filter_queries:
     input:
-        f"{QUERIES}/deduped.parquet",
+        f"{paths.QUERIES}/deduped.parquet",
     output:
-        queries=f"{QUERIES}/filtered.parquet",
-        rejects=f"{QUERIES}/filtered.rejects.parquet",
-        report=f"{QUERIES}/filtered.report.json",
+        queries=f"{paths.QUERIES}/filtered.parquet",
+        rejects=f"{paths.QUERIES}/filtered.rejects.parquet",
+        report=f"{paths.QUERIES}/filtered.report.json",
     log:
         "logs/queries/filter_queries.log",
     conda:
@@ -62,7 +62,7 @@ rule benchmark_items:
     input:
         [f for name in BENCHMARKS for f in dataset_files(config["benchmarks"][name])],
     output:
-        f"{QUERIES}/benchmark_items.parquet",
+        f"{paths.QUERIES}/benchmark_items.parquet",
     log:
         "logs/queries/benchmark_items.log",
     conda:
@@ -78,9 +78,9 @@ rule benchmark_items:
 # are embedded after dedup, not after filtering, so that re-tuning a filter does not re-embed either.
 rule embed_queries:
     input:
-        f"{QUERIES}/deduped.parquet",
+        f"{paths.QUERIES}/deduped.parquet",
     output:
-        f"{QUERIES}/embeddings/queries.parquet",
+        f"{paths.QUERIES}/embeddings/queries.parquet",
     log:
         "logs/queries/embed_queries.log",
     conda:
@@ -95,23 +95,23 @@ rule embed_queries:
 
 use rule embed_queries as embed_benchmarks with:
     input:
-        f"{QUERIES}/benchmark_items.parquet",
+        f"{paths.QUERIES}/benchmark_items.parquet",
     output:
-        f"{QUERIES}/embeddings/benchmarks.parquet",
+        f"{paths.QUERIES}/embeddings/benchmarks.parquet",
     log:
         "logs/queries/embed_benchmarks.log",
 
 
 rule decontaminate_queries:
     input:
-        queries=f"{QUERIES}/filtered.parquet",
-        query_embeddings=f"{QUERIES}/embeddings/queries.parquet",
-        benchmark_items=f"{QUERIES}/benchmark_items.parquet",
-        benchmark_embeddings=f"{QUERIES}/embeddings/benchmarks.parquet",
+        queries=f"{paths.QUERIES}/filtered.parquet",
+        query_embeddings=f"{paths.QUERIES}/embeddings/queries.parquet",
+        benchmark_items=f"{paths.QUERIES}/benchmark_items.parquet",
+        benchmark_embeddings=f"{paths.QUERIES}/embeddings/benchmarks.parquet",
     output:
-        queries=f"{QUERIES}/clean.parquet",
-        rejects=f"{QUERIES}/clean.rejects.parquet",
-        report=f"{QUERIES}/clean.report.json",
+        queries=f"{paths.QUERIES}/clean.parquet",
+        rejects=f"{paths.QUERIES}/clean.rejects.parquet",
+        report=f"{paths.QUERIES}/clean.report.json",
     log:
         "logs/queries/decontaminate_queries.log",
     conda:
@@ -126,10 +126,10 @@ rule decontaminate_queries:
 
 rule query_shards:
     input:
-        f"{QUERIES}/clean.parquet",
+        f"{paths.QUERIES}/clean.parquet",
     output:
         shards=paths.query_shards(SHARDS),
-        report=f"{QUERIES}/shards.report.json",
+        report=f"{paths.QUERIES}/shards.report.json",
     log:
         "logs/queries/query_shards.log",
     conda:
@@ -143,15 +143,15 @@ rule query_shards:
 
 rule query_report:
     input:
-        ingest=expand(f"{QUERIES}/raw/{{source}}.report.json", source=SOURCES),
+        ingest=expand(f"{paths.QUERIES}/raw/{{source}}.report.json", source=SOURCES),
         dedup=rules.dedup_queries.output.report,
         filter=rules.filter_queries.output.report,
         decontaminate=rules.decontaminate_queries.output.report,
         shards=rules.query_shards.output.report,
     output:
-        json=f"{QUERIES}/report.json",
+        json=f"{paths.QUERIES}/report.json",
         markdown=report(
-            f"{QUERIES}/report.md",
+            f"{paths.QUERIES}/report.md",
             caption="../report/query_report.rst",
             category="Tables",
         ),
