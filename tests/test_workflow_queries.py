@@ -179,7 +179,7 @@ def test_editing_package_code_reruns_only_the_rules_that_use_it(done):
         "query_shards",
         "query_report",
     }
-    with edited(done / "distillery/core/canonical.py"):  # imported by sources and decontaminate, not by dedup
+    with edited(done / "distillery/core/canonical.py"):  # imported by sources, dedup and decontaminate
         jobs = planned_jobs(done, *PREP)
     assert {"ingest_source", "benchmark_items", "decontaminate_queries"} <= set(jobs)
     assert planned_jobs(done, *PREP) == {}
