@@ -34,7 +34,7 @@ from distillery.evaluate.problems import load_problems  # noqa: E402
 from distillery.evaluate.samples import generate_shard, shard_pairs  # noqa: E402
 from distillery.generation.cache import GenerationCache  # noqa: E402
 from distillery.generation.registry import LazyBackend  # noqa: E402
-from distillery.plan.rule_params import Sampling  # noqa: E402
+from distillery.plan.eval_sampling import Sampling  # noqa: E402
 
 
 def ensure_model(path: Path) -> Path:

@@ -1,6 +1,6 @@
 # Evaluation: every student (and extra model) on every evaluation benchmark, n samples per problem,
 # generated in shards (GPU work), graded per shard (CPU work), scored; then Table 1 and Table 2.
-from distillery.plan.rule_params import Sampling
+from distillery.plan.eval_sampling import Sampling
 from distillery.plan.evaluated_models import evaluated_models, paper_models, workflow_inputs
 
 EVAL = config["evaluate"]

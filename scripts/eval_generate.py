@@ -6,7 +6,7 @@ from distillery.core.runlog import job_log, progress
 from distillery.evaluate.samples import generate_shard, shard_pairs
 from distillery.generation.cache import GenerationCache
 from distillery.generation.registry import LazyBackend
-from distillery.plan.rule_params import Sampling
+from distillery.plan.eval_sampling import Sampling
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

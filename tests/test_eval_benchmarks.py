@@ -13,8 +13,8 @@ from distillery.core.model_resolution import model_fingerprint
 from distillery.core.prompts import MATH_SUFFIX, SYSTEM_PROMPT, build_messages
 from distillery.evaluate.problems import LCB_WITH_STARTER, LCB_WITHOUT_STARTER, decode_tests, load_problems
 from distillery.evaluate.samples import sample_seed, shard_pairs
+from distillery.plan.eval_sampling import Sampling
 from distillery.plan.evaluated_models import evaluated_models, paper_models, workflow_inputs
-from distillery.plan.rule_params import Sampling
 from distillery.queries.sources import SourceError
 
 LCB = {"id": "question_id", "text": "question_content"}

@@ -18,7 +18,7 @@ from distillery.core.canonical import attempt_seed
 from distillery.core.prompts import build_messages
 from distillery.generation.backend import Backend, GenerationRequest
 from distillery.generation.cache import SEGMENT_SCHEMA, GenerationCache, generate_cached
-from distillery.plan.rule_params import Sampling
+from distillery.plan.eval_sampling import Sampling
 
 GENERATION = pa.schema(
     [
