@@ -2,7 +2,8 @@
 
 import json
 
-from distillery.verify.result import PASS_THRESHOLD, Verifier
+from distillery.verify import Verifier
+from distillery.verify.result import PASS_THRESHOLD
 
 # Two instructions, the response follows one of them (all lowercase, but it has a comma): score 0.5.
 QUERY = {
