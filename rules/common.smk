@@ -35,3 +35,8 @@ def code_fingerprint(script, *modules):
     """Rerun trigger: fingerprint of the distillery code that scripts/<script>.py runs (and of ``modules``,
     which it imports by a name it is given)."""
     return script_code_hash(os.path.join(workflow.basedir, "scripts", f"{script}.py"), *modules)
+
+
+def training_corpus(wildcards):
+    """The corpus a teacher's student trains on and its export holds (corpus.mode)."""
+    return paths.training_corpus(config["corpus"]["mode"], wildcards.teacher)

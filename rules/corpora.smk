@@ -18,10 +18,6 @@ PERPLEXITY = f"{paths.CORPORA}/perplexity/{{teacher}}/{{part}}.parquet"
 PERPLEXITY_FILES = {t: expand(PERPLEXITY, teacher=t, part=PPL_PARTS) if PPL_CONFIG["model"] else [] for t in TEACHERS}
 
 
-def training_corpus(wildcards):
-    return paths.training_corpus(CORPUS_CONFIG["mode"], wildcards.teacher)
-
-
 CORPORA_TARGETS = (
     expand(paths.TEACHER_CORPUS, teacher=TEACHERS)
     + expand(paths.PARALLEL_CORPUS, teacher=TEACHERS)
