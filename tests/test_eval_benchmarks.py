@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from conftest import REPO, shared_file, write_jsonl
-from distillery.core.model_resolution import model_fingerprint
+from distillery.core.model_resolution import model_fingerprint, model_identity
 from distillery.core.prompts import MATH_SUFFIX, SYSTEM_PROMPT, build_messages
 from distillery.evaluate.problems import LCB_WITH_STARTER, LCB_WITHOUT_STARTER, decode_tests, load_problems
 from distillery.evaluate.samples import sample_seed, shard_pairs
@@ -169,13 +169,18 @@ def test_config_checks_keep_evaluation_and_decontamination_consistent():
 
 
 def test_a_retrained_model_is_a_new_cache_identity(tmp_path):
-    """Same file names, sizes and config as before: only the content differs."""
+    """Same file names, sizes and config as before: only the content differs. Teachers, judges and evaluated
+    models share this one identity."""
     folder = tmp_path / "student"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     weights = bytearray(1 << 20)
     (folder / "model.safetensors").write_bytes(bytes(weights))
-    before = model_fingerprint(folder)
+    entry = {"backend": "transformers", "model": str(folder)}
+    before, identity = model_fingerprint(folder), model_identity(entry)
     weights[700_000] = 1
     (folder / "model.safetensors").write_bytes(bytes(weights))
-    assert model_fingerprint(folder) != before
+    retrained = model_identity(entry)
+    assert model_fingerprint(folder) != before and retrained != identity
+    (folder / "config.json").write_text('{"changed": 1}')
+    assert model_identity(entry) != retrained
