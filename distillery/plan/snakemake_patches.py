@@ -10,8 +10,9 @@ fails on an upgrade until they have been checked against it.
    against every output of every candidate rule in turn. ``query_shards`` has one output per shard, and
    every distillation job and corpus reads shards, so at paper scale a third of the DAG's time went to
    that scan. A rule without wildcards makes exactly the files it lists, so a set answers at once.
-2. :func:`known_params`: Snakemake inspects a resource callable's signature for every job (to know which
-   arguments to pass); declaring them once skips that.
+2. :func:`known_params`: Snakemake inspects a resource callable's signature (to know which arguments to
+   pass) whenever it evaluates it, and its scheduler evaluates the resources of every waiting job in every
+   round: quadratic in the jobs of a large run. Declaring the parameters once skips that.
 """
 
 from __future__ import annotations
