@@ -22,6 +22,8 @@ from distillery.core.canonical import qid
 from distillery.distill.verify_and_retry import TeacherSettings, distill
 from distillery.generation.backend import GenerationRequest, GenerationResult
 from distillery.generation.cache import SEGMENT_SCHEMA, GenerationCache
+from distillery.generation.scheduler import Feeding
+from distillery.generation.streaming import open_stream
 from distillery.verify import Verifier
 
 
@@ -29,6 +31,7 @@ class SleepingModel:
     """Stand-in teacher: a fixed generation time per batch, answers right half the time."""
 
     model_id = "sleeping-model"
+    batch_size = 64  # the streaming feeder's static batch
 
     def __init__(self, seconds_per_batch: float):
         self.seconds_per_batch = seconds_per_batch
@@ -113,10 +116,16 @@ def main() -> int:
         model = SleepingModel(args.seconds_per_batch)
         started = time.perf_counter()
         _, report = distill(
-            queries, teacher, model, GenerationCache(tmp, "bench"), verifier, lambda q: q["messages"], flush_every=32
+            queries,
+            teacher,
+            lambda: open_stream(model),
+            GenerationCache(tmp, "bench"),
+            verifier,
+            lambda q: q["messages"],
+            Feeding(flush_every=32),
         )
         wall = time.perf_counter() - started
-    overhead = wall - model.busy_s - verify_time[0]
+    overhead = wall - model.busy_s  # verification runs beside generation: only what it does not hide counts
     figures.update(
         loop_wall_s=wall,
         generation_s=model.busy_s,
@@ -127,7 +136,8 @@ def main() -> int:
     )
     print(
         f"loop: {report['generated']} generations in {report['attempts']} attempts; wall {wall:.2f} s = generation "
-        f"{model.busy_s:.2f} s + verification {verify_time[0]:.2f} s + loop {overhead:.3f} s "
+        f"{model.busy_s:.2f} s + loop and unhidden verification {overhead:.3f} s (verification beside it: "
+        f"{verify_time[0]:.2f} s) "
         f"({100 * overhead / model.busy_s:.2f}% of generation; target < 2%: "
         f"{'PASS' if overhead / model.busy_s < 0.02 else 'FAIL'})"
     )

@@ -34,6 +34,8 @@ from distillery.core.prompts import FEW_SHOT, STOP, SYSTEM_PROMPT, build_message
 from distillery.distill.verify_and_retry import TeacherSettings, distill  # noqa: E402
 from distillery.generation.backend import GenerationRequest  # noqa: E402
 from distillery.generation.cache import GenerationCache  # noqa: E402
+from distillery.generation.scheduler import Feeding  # noqa: E402
+from distillery.generation.streaming import open_stream  # noqa: E402
 from distillery.generation.transformers_backend import TransformersBackend  # noqa: E402
 from distillery.queries.sources import ingest  # noqa: E402
 from distillery.verify import Verifier  # noqa: E402
@@ -116,11 +118,11 @@ def main() -> int:
         attempts, report = distill(
             queries[: args.queries],
             teacher,
-            backend,
+            lambda: open_stream(backend),
             cache,
             verifier,
             lambda q: build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]),
-            flush_every=256,
+            Feeding(flush_every=256),
         )
         wall = time.perf_counter() - started
     tokens = sum(attempts.column("completion_tokens").to_pylist())

@@ -33,7 +33,8 @@ from distillery.evaluate.passk import summarize  # noqa: E402
 from distillery.evaluate.problems import load_problems  # noqa: E402
 from distillery.evaluate.samples import generate_shard, shard_pairs  # noqa: E402
 from distillery.generation.cache import GenerationCache  # noqa: E402
-from distillery.generation.registry import LazyBackend  # noqa: E402
+from distillery.generation.registry import make_backend, open_engine  # noqa: E402
+from distillery.generation.scheduler import Feeding  # noqa: E402
 from distillery.plan.eval_sampling import Sampling  # noqa: E402
 
 
@@ -86,16 +87,15 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory() as cache_dir:
         cache = GenerationCache(cache_dir, model_identity(entry))
-        backend = LazyBackend(entry)
         started = time.perf_counter()
-        backend.generate([])  # load the model outside the timed generation
+        backend = make_backend(entry)  # loaded outside the timed generation
         figures["load_s"] = time.perf_counter() - started
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
         samples, counts = generate_shard(
-            problems, pairs, sampling, backend, cache, entry["name"], flush_every=len(pairs)
+            problems, pairs, sampling, lambda: open_engine(entry, backend), cache, entry["name"], Feeding(len(pairs))
         )
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -115,13 +115,15 @@ def main() -> int:
         figures["grade_s"] = time.perf_counter() - started
         scores = summarize(graded.to_pylist())
         figures.update({k: scores[k] for k in ("pass@1", "pass@1_stderr", "mean_tokens", "truncation_rate")})
-        again = LazyBackend(entry)
+        opened = []
         started = time.perf_counter()
-        _, counts = generate_shard(problems, pairs, sampling, again, cache, entry["name"])
+        _, counts = generate_shard(
+            problems, pairs, sampling, lambda: opened.append(1) or open_engine(entry), cache, entry["name"]
+        )
         figures.update(
             rerun_s=time.perf_counter() - started,
             rerun_generated=counts["generated"],
-            rerun_loaded_model=again._backend is not None,
+            rerun_loaded_model=bool(opened),
         )
     graded.to_pandas().to_parquet(out / "aime2024_samples.parquet")
     (out / "gpu_eval.json").write_text(json.dumps(figures, indent=2) + "\n")

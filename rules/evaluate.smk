@@ -55,7 +55,7 @@ rule eval_generate:
     params:
         model=lambda w: EVAL_MODELS[w.model],
         sampling=lambda w: Sampling.from_config(EVAL, w.benchmark).as_dict(),
-        cache={k: EVAL[k] for k in ("cache_dir", "flush_every")},
+        cache={k: EVAL[k] for k in ("cache_dir", "flush_every", "flush_seconds")},
         code=code_fingerprint("eval_generate"),
     script:
         "../scripts/eval_generate.py"

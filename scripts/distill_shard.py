@@ -4,7 +4,8 @@ from distillery.core.runlog import job_log, progress
 from distillery.distill import teachers
 from distillery.distill.verify_and_retry import distill
 from distillery.generation.cache import GenerationCache
-from distillery.generation.registry import make_backend
+from distillery.generation.registry import make_backend, open_engine
+from distillery.generation.scheduler import Feeding
 from distillery.verify import Verifier
 
 with job_log(snakemake.log[0]) as log:
@@ -12,18 +13,20 @@ with job_log(snakemake.log[0]) as log:
     queries = read_parquet(snakemake.input.shard).to_pylist()
     cache = GenerationCache(config["cache_dir"], model_identity(teacher))
     log.info("teacher %s (%s), %d queries, cache %s", teacher["name"], cache.model_identity, len(queries), cache.folder)
-    backend = make_backend(teacher)
-    shared = {teacher["model"]: backend} if teacher["backend"] == "transformers" else None  # its own judge: load once
+    # A transformers teacher that is its own judge is loaded once, now; any other loads on the first cache miss.
+    own_judge = teacher["backend"] == "transformers" and (config.get("judge") or {}).get("model") == teacher["model"]
+    backend = make_backend(teacher) if own_judge else None
+    shared = {teacher["model"]: backend} if own_judge else None
     with Verifier.from_config(config, config["verify_processes"] or snakemake.threads, loaded=shared) as verifier:
         attempts, report = distill(
             queries,
             teachers.settings(teacher, config["seed"]),
-            backend,
+            lambda: open_engine(teacher, backend),
             cache,
             verifier,
             teachers.conversation(teacher),
-            config["flush_every"],
-            progress("generate"),
+            Feeding(config["flush_every"], config["flush_seconds"]),
+            progress("distill"),
         )
     report.update(teacher=teacher["name"], model=cache.model_identity, sampling_source=teacher["sampling_source"])
     log.info(

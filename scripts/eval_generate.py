@@ -5,7 +5,8 @@ from distillery.core.model_resolution import model_identity
 from distillery.core.runlog import job_log, progress
 from distillery.evaluate.samples import generate_shard, shard_pairs
 from distillery.generation.cache import GenerationCache
-from distillery.generation.registry import LazyBackend
+from distillery.generation.registry import open_engine
+from distillery.generation.scheduler import Feeding
 from distillery.plan.eval_sampling import Sampling
 
 with job_log(snakemake.log[0]) as log:
@@ -29,10 +30,10 @@ with job_log(snakemake.log[0]) as log:
         problems,
         pairs,
         sampling,
-        LazyBackend(entry),
+        lambda: open_engine(entry),
         cache,
         entry["name"],
-        cache_settings["flush_every"],
+        Feeding(cache_settings["flush_every"], cache_settings["flush_seconds"]),
         progress("generate"),
     )
     log.info("generated %d, cache hits %d", counts["generated"], counts["cache_hits"])

@@ -6,8 +6,11 @@ import pytest
 from distillery.cli import main
 from distillery.core.canonical import attempt_seed
 from distillery.core.canonical import qid as qid_of
-from distillery.distill.verify_and_retry import TeacherSettings, distill
+from distillery.distill.verify_and_retry import TeacherSettings
+from distillery.distill.verify_and_retry import distill as distill_streamed
 from distillery.generation.cache import GenerationCache
+from distillery.generation.scheduler import Feeding
+from distillery.generation.streaming import open_stream
 from distillery.verify import Verifier
 from teachers import ScriptedTeacher
 
@@ -24,6 +27,13 @@ def math_queries(n):
 
 def conversation(query):
     return query["messages"]
+
+
+def distill(queries, teacher, backend, cache, verifier, conversation, flush_every=64):
+    """A generate()-only backend, fed by the streaming scheduler as every such backend is."""
+    return distill_streamed(
+        queries, teacher, lambda: open_stream(backend), cache, verifier, conversation, Feeding(flush_every)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +117,7 @@ import sys, json
 sys.path.insert(0, {tests!r})
 from test_distill import TEACHER, math_queries, conversation
 from teachers import ScriptedTeacher
-from distillery.distill.verify_and_retry import distill
+from test_distill import distill
 from distillery.generation.cache import GenerationCache
 from distillery.verify import Verifier
 with Verifier(processes=1) as v:

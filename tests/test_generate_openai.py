@@ -1,13 +1,6 @@
 """The OpenAI-compatible backend against a real server (`transformers serve` on a tiny random model) and against a
 server that fails on purpose; and the vLLM backend's result mapping."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,15 +11,10 @@ from distillery.generation.backend import GenerationRequest
 from distillery.generation.openai_backend import GenerationError, OpenAIBackend
 from distillery.generation.vllm_backend import result_from_vllm, sampling_kwargs
 from fault_server import FaultServer
+from model_server import free_port, transformers_serve
 
 KEY_ENV = "DISTILLERY_TEST_API_KEY"
 SECRET = "sk-test-7f3a9c-never-print-me"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,61 +40,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(tiny_model_dir):
-    """`transformers serve` pinned to the tiny folder, offline, on a free loopback port; stopped by its process
-    group so that no worker outlives the test."""
-    port = free_port()
-    cli = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    log = open(tiny_model_dir / "serve.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            cli,
-            "serve",
-            str(tiny_model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-            "--dtype",
-            "float32",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"transformers serve exited with {proc.returncode}: "
-                    f"{(tiny_model_dir / 'serve.log').read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("transformers serve not ready after 90 s")
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/v1", str(tiny_model_dir)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    log = tiny_model_dir / "serve.log"
+    with transformers_serve(tiny_model_dir, log, "--device", "cpu", "--dtype", "float32") as url:
+        yield url, str(tiny_model_dir)
 
 
 def test_transformers_serve_results_in_order(served, tiny_model_dir):

@@ -110,28 +110,30 @@ def test_sampler_draws_with_the_nucleus_probabilities(candidates, top_p):
     row = torch.randn(1, 40) * 2
     expected = reference(row, 0.7, top_p).softmax(-1)[0].double()  # transformers' warpers, then its softmax
     assert (expected > 0).sum() > 4
-    frequencies = drawn_frequencies(NucleusSampler(0.7, top_p, candidates=candidates), row, 40_000)
+    frequencies = drawn_frequencies(NucleusSampler(0.7, top_p, seeds=range(40_000), candidates=candidates), row, 40_000)
     assert not frequencies[expected == 0].any(), "a token outside the nucleus was drawn"
     assert (frequencies - expected).abs().max() < 0.012  # ~5 standard errors at 40k draws
 
 
-def test_sampler_repeats_under_a_seed_and_generate_picks_its_draws():
+def test_sampler_repeats_a_seed_whatever_the_batch_and_generate_picks_its_draws():
     model, prompt = peaked_model()
 
-    def sample(seed):
-        torch.manual_seed(seed)
+    def sample(*seeds):
         return model.generate(
-            prompt,
+            prompt[:1].expand(len(seeds), -1),
             max_new_tokens=16,
             do_sample=False,
             pad_token_id=0,
             temperature=None,
             top_p=None,
             top_k=None,
-            logits_processor=LogitsProcessorList([NucleusSampler(0.9, 0.95)]),
+            logits_processor=LogitsProcessorList([NucleusSampler(0.9, 0.95, seeds)]),
         )
 
     first, again, other = sample(3), sample(3), sample(4)
     assert torch.equal(first, again) and not torch.equal(first, other)
-    greedy = model.generate(prompt, max_new_tokens=16, do_sample=False, pad_token_id=0)
+    # A row's draws follow its own seed, not its batch mates': a streaming feeder batches whatever is queued.
+    assert torch.equal(sample(3, 4)[0], first[0]) and torch.equal(sample(5, 3)[1], first[0])
+    assert torch.equal(sample(3, 4)[1], other[0])
+    greedy = model.generate(prompt[:1], max_new_tokens=16, do_sample=False, pad_token_id=0)
     assert not torch.equal(first, greedy), "generate() decoded greedily past the sampler"

@@ -1,10 +1,11 @@
 """The verify-and-retry loop of one teacher over one shard of queries.
 
-Every pending query is sent to the teacher, every response is verified, and the queries whose
-response fails are sent again with a new seed, until they pass or ``max_attempts`` is spent. Every
-attempt is kept (the analysis counts rejected attempts too). Generations go through the
-content-addressed cache, flushed every ``flush_every`` requests, so a rerun after a crash, a
-re-sharding or a new verify threshold regenerates nothing it already has.
+Every query is sent to the teacher, every response is verified as it completes, and a query whose
+response fails is sent again at once with its next attempt's seed, until it passes or
+``max_attempts`` is spent (:mod:`distillery.generation.scheduler` keeps the engine full meanwhile).
+Every attempt is kept (the analysis counts rejected attempts too). Generations go through the
+content-addressed cache, flushed by count and by time, so a rerun after a crash, a re-sharding or a
+new verify threshold regenerates nothing it already has.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import pyarrow as pa
 
 from distillery.core.canonical import attempt_seed
 from distillery.core.schema import ATTEMPT
-from distillery.generation.backend import Backend, GenerationRequest
-from distillery.generation.cache import GenerationCache, generate_cached
+from distillery.generation.backend import GenerationRequest
+from distillery.generation.cache import GenerationCache
+from distillery.generation.scheduler import Feeding, Verification, stream_attempts
+from distillery.generation.streaming import EngineStream
 from distillery.verify.parse import split_response
 
 
@@ -37,71 +40,72 @@ class TeacherSettings:
 def distill(
     queries: list[dict],
     teacher: TeacherSettings,
-    backend: Backend,
+    open_stream: Callable[[], EngineStream],
     cache: GenerationCache,
     verifier,
     conversation: Callable[[dict], list[dict]],
-    flush_every: int = 64,
+    feeding: Feeding | None = None,
     progress: Callable | None = None,
+    threaded: bool = True,
 ) -> tuple[pa.Table, dict]:
     """All attempts of ``teacher`` on ``queries`` (accepted ones marked) and the shard's report.
 
     ``verifier`` has ``score(queries, responses) -> [VerifyResult]``; ``conversation`` turns a query
-    into the messages sent to the teacher (system prompt, few-shot turns, the query's turns).
+    into the messages sent to the teacher (system prompt, few-shot turns, the query's turns);
+    ``open_stream`` opens the teacher's engine (called only when the cache lacks a generation).
     """
     started = time.perf_counter()
-    rows: list[dict] = []
     counts = Counter()
-    pending = list(range(len(queries)))
     messages = [conversation(q) for q in queries]
-    for attempt in range(teacher.max_attempts):
-        if not pending:
-            break
-        requests = [
-            GenerationRequest(
-                messages[i],
-                teacher.max_new_tokens,
-                teacher.temperature,
-                teacher.top_p,
-                attempt_seed(teacher.seed, queries[i]["qid"], attempt),
-                teacher.stop,
-            )
-            for i in pending
-        ]
-        keys = [cache.key(r) for r in requests]
-        results, cached = generate_cached(requests, keys, backend, cache, flush_every, counts, progress)
-        verdicts = verifier.score([queries[i] for i in pending], [r.text for r in results])
-        still = []
-        for i, request, key, result, hit, verdict in zip(
-            pending, requests, keys, results, cached, verdicts, strict=True
-        ):
-            parsed = split_response(result.text)
-            rows.append(
-                {
-                    "qid": queries[i]["qid"],
-                    "teacher": teacher.name,
-                    "category": queries[i]["category"],
-                    "attempt": attempt,
-                    "seed": request.seed,
-                    "key": key,
-                    "response": result.text,
-                    "think": parsed.think,
-                    "answer": parsed.answer,
-                    "finish_reason": result.finish_reason,
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens,
-                    "latency_s": result.latency_s,
-                    "cached": hit,
-                    "score": verdict.score,
-                    "scorable": verdict.scorable,
-                    "verifier": verdict.verifier,
-                    "detail": verdict.detail,
-                    "accepted": verdict.passed,
-                }
-            )
-            if verdict.scorable and not verdict.passed:
-                still.append(i)
-        pending = still
+
+    def request_for(i: int, attempt: int) -> GenerationRequest:
+        seed = attempt_seed(teacher.seed, queries[i]["qid"], attempt)
+        return GenerationRequest(
+            messages[i], teacher.max_new_tokens, teacher.temperature, teacher.top_p, seed, teacher.stop
+        )
+
+    def verify(items: list[int], results: list) -> list:
+        return verifier.score([queries[i] for i in items], [r.text for r in results])
+
+    attempts = stream_attempts(
+        len(queries),
+        teacher.max_attempts,
+        request_for,
+        open_stream,
+        cache,
+        feeding or Feeding(),
+        Verification(verify, threaded),
+        retry=lambda verdict: verdict.scorable and not verdict.passed,
+        counts=counts,
+        progress=progress,
+    )
+    rows = []
+    for a in attempts:
+        query, result, verdict = queries[a.item], a.result, a.verdict
+        parsed = split_response(result.text)
+        rows.append(
+            {
+                "qid": query["qid"],
+                "teacher": teacher.name,
+                "category": query["category"],
+                "attempt": a.attempt,
+                "seed": request_for(a.item, a.attempt).seed,
+                "key": a.key,
+                "response": result.text,
+                "think": parsed.think,
+                "answer": parsed.answer,
+                "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "latency_s": result.latency_s,
+                "cached": a.cached,
+                "score": verdict.score,
+                "scorable": verdict.scorable,
+                "verifier": verdict.verifier,
+                "detail": verdict.detail,
+                "accepted": verdict.passed,
+            }
+        )
     table = pa.Table.from_pylist(rows, schema=ATTEMPT)
     return table, shard_report(table, len(queries), counts, time.perf_counter() - started)
 

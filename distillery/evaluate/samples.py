@@ -16,8 +16,10 @@ import pyarrow as pa
 
 from distillery.core.canonical import attempt_seed
 from distillery.core.prompts import build_messages
-from distillery.generation.backend import Backend, GenerationRequest
-from distillery.generation.cache import SEGMENT_SCHEMA, GenerationCache, generate_cached
+from distillery.generation.backend import GenerationRequest
+from distillery.generation.cache import SEGMENT_SCHEMA, GenerationCache
+from distillery.generation.scheduler import Feeding, stream_attempts
+from distillery.generation.streaming import EngineStream
 from distillery.plan.eval_sampling import Sampling
 
 GENERATION = pa.schema(
@@ -48,24 +50,31 @@ def generate_shard(
     problems: list[dict],
     pairs: list[tuple[int, int]],
     sampling: Sampling,
-    backend: Backend,
+    open_stream: Callable[[], EngineStream],
     cache: GenerationCache,
     model_name: str,
-    flush_every: int = 64,
+    feeding: Feeding | None = None,
     progress: Callable | None = None,
 ) -> tuple[pa.Table, Counter]:
-    """The samples of ``pairs`` (from the cache where it has them), and counts of generated / cache hits."""
+    """The samples of ``pairs`` (from the cache where it has them), and counts of generated / cache hits.
+    Every sample not cached is streamed to the engine at once (``open_stream``, called on the first miss)."""
     messages = [build_messages(p, sampling.system_prompt) for p in problems]
     seeds = [sample_seed(sampling.seed, problems[p]["benchmark"], problems[p]["problem_id"], s) for p, s in pairs]
-    requests = [
-        GenerationRequest(
-            messages[p], sampling.max_new_tokens, sampling.temperature, sampling.top_p, seed, sampling.stop
+
+    def request_for(i: int, attempt: int) -> GenerationRequest:
+        return GenerationRequest(
+            messages[pairs[i][0]],
+            sampling.max_new_tokens,
+            sampling.temperature,
+            sampling.top_p,
+            seeds[i],
+            sampling.stop,
         )
-        for (p, _), seed in zip(pairs, seeds, strict=True)
-    ]
-    keys = [cache.key(r) for r in requests]
+
     counts: Counter = Counter()
-    results, cached = generate_cached(requests, keys, backend, cache, flush_every, counts, progress)
+    attempts = stream_attempts(
+        len(pairs), 1, request_for, open_stream, cache, feeding or Feeding(), counts=counts, progress=progress
+    )
     rows = [
         {
             "model": model_name,
@@ -73,14 +82,14 @@ def generate_shard(
             "problem_id": problems[p]["problem_id"],
             "sample": s,
             "seed": seed,
-            "key": key,
-            "text": r.text,
-            "finish_reason": r.finish_reason,
-            "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens,
-            "latency_s": r.latency_s,
-            "cached": hit,
+            "key": a.key,
+            "text": a.result.text,
+            "finish_reason": a.result.finish_reason,
+            "prompt_tokens": a.result.prompt_tokens,
+            "completion_tokens": a.result.completion_tokens,
+            "latency_s": a.result.latency_s,
+            "cached": a.cached,
         }
-        for (p, s), seed, key, r, hit in zip(pairs, seeds, keys, results, cached, strict=True)
+        for (p, s), seed, a in zip(pairs, seeds, attempts, strict=True)
     ]
     return pa.Table.from_pylist(rows, schema=GENERATION), counts

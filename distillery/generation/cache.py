@@ -6,9 +6,10 @@ the attempt number or the verify threshold, so re-sharding, a crash or a new thr
 generation.
 
 Layout (safe with many SLURM jobs at once on a shared file system, and few files): one folder per
-model; each batch a job generates becomes one Parquet segment, written under a temporary name and
-renamed into place, so a killed job loses at most its batch in flight and a reader never sees half a
-segment. Segments are immutable; :func:`compact` merges small ones.
+model; what a job generates is buffered and written as one Parquet segment every ``flush_every``
+results or ``flush_seconds``, whichever comes first, under a temporary name renamed into place, so a
+killed job loses at most that window and a reader never sees half a segment. Segments are immutable;
+:func:`compact` merges small ones.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import hashlib
 import json
 import os
 import socket
+import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +31,7 @@ import pyarrow.dataset as ds
 
 from distillery.core.artifacts import atomic_path, write_parquet
 from distillery.core.canonical import first_occurrence
-from distillery.generation.backend import Backend, GenerationRequest, GenerationResult
+from distillery.generation.backend import GenerationRequest, GenerationResult
 
 SEGMENT_SCHEMA = pa.schema(
     [
@@ -114,27 +115,28 @@ def compact(folder: str | os.PathLike, min_segments: int = 64) -> int:
     return len(segments)
 
 
-def generate_cached(
-    requests: list[GenerationRequest],
-    keys: list[str],
-    backend: Backend,
-    cache: GenerationCache,
-    flush_every: int,
-    counts: Counter,
-    progress: Callable | None,
-) -> tuple[list[GenerationResult], list[bool]]:
-    """Results in request order: from the cache where it has them, else generated and stored in
-    segments of ``flush_every`` so that a kill loses at most one segment's work."""
-    found = cache.lookup(keys)
-    missing = [i for i, k in enumerate(keys) if k not in found]
-    counts["cache_hits"] += len(requests) - len(missing)
-    chunks = [missing[s : s + flush_every] for s in range(0, len(missing), flush_every)]
-    if progress is not None and chunks:
-        chunks = progress(chunks, unit="batch")
-    for chunk in chunks:
-        fresh = backend.generate([requests[i] for i in chunk])
-        counts["generated"] += len(chunk)
-        cache.store({keys[i]: r for i, r in zip(chunk, fresh, strict=True)})
-        found.update({keys[i]: r for i, r in zip(chunk, fresh, strict=True)})
-    generated = set(missing)
-    return [found[k] for k in keys], [i not in generated for i in range(len(keys))]
+class SegmentBuffer:
+    """Results waiting to become a segment: written at ``every`` results or ``seconds`` after the first
+    one came, so a slow engine (a few long generations an hour) still loses little to a kill."""
+
+    def __init__(self, cache: GenerationCache, every: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.cache, self.every, self.seconds, self.clock = cache, every, seconds, clock
+        self.entries: dict[str, GenerationResult] = {}
+        self._since: float | None = None
+
+    def add(self, key: str, result: GenerationResult) -> None:
+        if not self.entries:
+            self._since = self.clock()
+        self.entries[key] = result
+        if len(self.entries) >= self.every or self.due_in() == 0:
+            self.flush()
+
+    def due_in(self) -> float | None:
+        """Seconds until the time limit writes what is buffered (None: nothing buffered)."""
+        if not self.entries:
+            return None
+        return max(0.0, self._since + self.seconds - self.clock())
+
+    def flush(self) -> None:
+        self.cache.store(self.entries)
+        self.entries = {}

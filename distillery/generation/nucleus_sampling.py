@@ -67,15 +67,25 @@ class TemperatureTopP(LogitsProcessor):
 class NucleusSampler(TemperatureTopP):
     """Draws the next token itself and returns scores that are -inf but for that token, for generate()
     to pick by greedy decoding (``do_sample=False``): the draw is over the top-k candidates, not over
-    the vocabulary. Draws use torch's global generator, so a seed set before generate() repeats them."""
+    the vocabulary. Each row draws from its own generator, seeded by its request's seed, so a request's
+    draws do not depend on which requests share its batch (a streaming feeder batches whatever is queued)."""
+
+    def __init__(self, temperature: float, top_p: float, seeds: list[int], candidates: int = 1024):
+        super().__init__(temperature, top_p, candidates)
+        self.generators = [torch.Generator().manual_seed(int(seed) % 2**63) for seed in seeds]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         scaled = self._scale(scores)
         fast = self._nucleus(scaled) if self._full is not None else None
         if fast is None:  # top_p = 1, or a nucleus wider than k: the whole vocabulary
             filtered = scaled if self._full is None else self._full(input_ids, scaled)
-            chosen = torch.multinomial(filtered.softmax(dim=-1), 1)
+            index, probs = None, filtered.softmax(dim=-1).float().cpu()
         else:
             index, probs, keep = fast
-            chosen = index.gather(-1, torch.multinomial(torch.where(keep, probs, 0.0), 1))
+            probs = torch.where(keep, probs, 0.0).float().cpu()
+        rows = zip(probs, self.generators, strict=True)
+        drawn = torch.cat([torch.multinomial(row, 1, generator=g) for row, g in rows])
+        chosen = drawn.to(scores.device).unsqueeze(-1)
+        if index is not None:
+            chosen = index.gather(-1, chosen)
         return torch.full_like(scores, float("-inf")).scatter_(-1, chosen, 0.0)

@@ -1,8 +1,9 @@
 """Any OpenAI-compatible chat server (vLLM, SGLang, `transformers serve`, a hosted API) as a generation backend.
 
-One HTTP request per GenerationRequest (servers differ on ``n>1``: some ignore it), sent concurrently by a
-bounded thread pool; transient failures (429, 5xx, timeouts, dropped connections) are retried with
-exponential backoff and jitter so that a long generation run survives a flaky or overloaded server."""
+One HTTP request per GenerationRequest (servers differ on ``n>1``: some ignore it), up to ``max_concurrency`` at
+once (a continuous-batching server is only busy with many sequences in flight); transient failures (429, 5xx,
+timeouts, dropped connections) are retried with exponential backoff and jitter so that a long generation run
+survives a flaky or overloaded server."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from distillery.generation.backend import GenerationRequest, GenerationResult
+from distillery.generation.streaming import PerRequestStream
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ class OpenAIBackend:
         base_url: str,
         model: str,
         api_key_env: str | None = None,
-        max_concurrency: int = 16,
+        max_concurrency: int = 256,
         timeout_s: float = 600,
         max_retries: int = 6,
         backoff_s: float = 1.0,
@@ -107,6 +109,10 @@ class OpenAIBackend:
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model_id!r})"
+
+    def open_stream(self, max_in_flight: int | None = None) -> PerRequestStream:
+        """``max_concurrency`` requests at the server all the time (a ``vllm serve`` node batches them)."""
+        return PerRequestStream(self._complete, max_in_flight or self.max_concurrency)
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         if not requests:

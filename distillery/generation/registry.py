@@ -1,6 +1,7 @@
 """A config entry (a teacher, the judge's model, a model under evaluation) made into its generation
 backend: the config's ``backend`` name indexes :data:`BACKENDS`. Each builder imports its backend when
-called, so a job loads only what its backend needs (vLLM and torch are heavy)."""
+called, so a job loads only what its backend needs (vLLM and torch are heavy). :func:`open_engine` gives the
+streaming form the scheduler feeds."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from distillery.generation.backend import Backend
+from distillery.generation.streaming import EngineStream, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +65,10 @@ def make_backend(entry: dict) -> Backend:
     return build(entry)
 
 
-class LazyBackend:
-    """Builds the backend on the first request the cache lacks: a rerun whose generations are all cached
-    (a re-sharding, a new grader) never loads the model, which takes minutes for a large one on vLLM."""
-
-    def __init__(self, entry: dict):
-        self.entry, self.model_id, self._backend = entry, entry["model"], None
-
-    def generate(self, requests):
-        if self._backend is None:
-            log.info("loading model %s (%s backend)", self.entry["model"], self.entry["backend"])
-            self._backend = make_backend(self.entry)
-        return self._backend.generate(requests)
+def open_engine(entry: dict, backend: Backend | None = None) -> EngineStream:
+    """The entry's model as a stream the scheduler keeps ``max_in_flight`` full (built now unless given:
+    call it when the cache lacks a generation, so a job whose generations are all cached never loads it)."""
+    if backend is None:
+        log.info("loading model %s (%s backend)", entry["model"], entry["backend"])
+        backend = make_backend(entry)
+    return open_stream(backend, entry.get("max_in_flight"), entry.get("batch_size") or 8)

@@ -16,8 +16,7 @@ from distillery.generation.nucleus_sampling import NucleusSampler
 
 class TransformersBackend:
     """Batches requests that share sampling settings, by prompt length; left padding so that batched and single
-    generation agree. A request's seed seeds its batch (the first request's seed): requests that must
-    be reproducible one by one should be sent with batch_size=1."""
+    generation agree. Each request samples from its own seed, whatever it is batched with."""
 
     def __init__(self, model, tokenizer, model_id: str, batch_size: int = 8, progress: Callable | None = None):
         self.model = model.eval()
@@ -109,8 +108,8 @@ class TransformersBackend:
         sampling = first.temperature > 0
         # The sampler draws the token itself (temperature, exact top-p, a draw among the nucleus only);
         # generate() decodes greedily and so picks it.
-        warp = LogitsProcessorList([NucleusSampler(first.temperature, first.top_p)] if sampling else [])
-        torch.manual_seed(first.seed)
+        seeds = [r.seed for r in batch]
+        warp = LogitsProcessorList([NucleusSampler(first.temperature, first.top_p, seeds)] if sampling else [])
         out = self.model.generate(
             **inputs,
             max_new_tokens=first.max_new_tokens,

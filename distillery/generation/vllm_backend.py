@@ -1,5 +1,6 @@
-"""vLLM's offline engine as a generation backend, for GPU nodes: one ``LLM.chat`` call for all requests, each with
-its own sampling settings, so that vLLM schedules the whole list with continuous batching.
+"""vLLM's engine as a generation backend, for GPU nodes. Streaming (what the scheduler uses): requests are added
+to the engine one by one as the scheduler frees room, and the engine is stepped until some finish, so vLLM's
+continuous batching never runs dry between chunks. ``generate()`` (one ``LLM.chat`` call) stays for plain lists.
 
 vLLM is imported inside ``__init__``: it installs only on GPU machines, and the rest of the package (and its
 tests) must import without it. What is worth testing without a GPU lives in the pure functions below."""
@@ -10,6 +11,9 @@ import time
 
 from distillery.core.model_resolution import resolve_model
 from distillery.generation.backend import GenerationRequest, GenerationResult
+from distillery.generation.streaming import EngineStream
+
+MAX_IN_FLIGHT = 1024  # vLLM queues what its scheduler cannot run yet; keeping some queued keeps it full
 
 
 def sampling_kwargs(request: GenerationRequest) -> dict:
@@ -28,8 +32,8 @@ def sampling_kwargs(request: GenerationRequest) -> dict:
 
 def result_from_vllm(output, latency_s: float = 0.0) -> GenerationResult:
     """One vLLM ``RequestOutput`` as a result; vLLM's finish reasons are "stop" (eos or a stop string),
-    "length" and "abort", and an aborted request did not run out of tokens. The latency is the whole call's:
-    vLLM batches every request together, and its per-request metrics are not filled in by every version."""
+    "length" and "abort", and an aborted request did not run out of tokens. The latency is from the request's
+    submission (streaming) or of the whole call (``generate``): per-request metrics are not in every version."""
     completion = output.outputs[0]
     return GenerationResult(
         text=completion.text,
@@ -74,3 +78,37 @@ class VLLMBackend:
         outputs = self.llm.chat([list(r.messages) for r in requests], params, use_tqdm=False)
         latency_s = time.monotonic() - start
         return [result_from_vllm(o, latency_s) for o in outputs]
+
+    def open_stream(self, max_in_flight: int | None = None) -> "VLLMStream":
+        return VLLMStream(self.llm.llm_engine, self.llm.get_tokenizer(), self._sampling_params, max_in_flight)
+
+
+class VLLMStream(EngineStream):
+    """vLLM's ``LLMEngine`` fed request by request (``add_request``) and stepped (``step``) inside
+    :meth:`completed`, which is where the scheduler waits; the chat template is applied as ``LLM.chat`` does."""
+
+    def __init__(self, engine, tokenizer, sampling_params, max_in_flight: int | None = None):
+        self.engine, self.tokenizer, self.sampling_params = engine, tokenizer, sampling_params
+        self.max_in_flight = max_in_flight or MAX_IN_FLIGHT
+        self._started: dict[str, float] = {}
+
+    def submit(self, ticket: int, request: GenerationRequest) -> None:
+        prompt = self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+        self._started[str(ticket)] = time.monotonic()
+        self.engine.add_request(str(ticket), prompt, self.sampling_params(**sampling_kwargs(request)))
+
+    def completed(self, timeout: float | None) -> list[tuple[int, GenerationResult]]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = []
+        while not done and self.engine.has_unfinished_requests():
+            for output in self.engine.step():
+                if output.finished:
+                    latency = time.monotonic() - self._started.pop(output.request_id)
+                    done.append((int(output.request_id), result_from_vllm(output, latency)))
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return done
+
+    def close(self) -> None:
+        if self._started:
+            self.engine.abort_request(list(self._started))
