@@ -27,13 +27,15 @@ import heapq
 import json
 import math
 import sys
+import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from distillery.generation.backend import GenerationRequest, GenerationResult  # noqa: E402
 from distillery.generation.cache import GenerationCache  # noqa: E402
@@ -210,7 +212,7 @@ def simulated(args) -> dict:
 def paper_config() -> dict:
     import yaml
 
-    return yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "paper.yaml").read_text())
+    return yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
 
 
 def paper_job_queries() -> int:
@@ -286,6 +288,99 @@ def paper(args, utilization: dict) -> dict:
     return out
 
 
+def real_shard(args) -> dict:
+    """One default shard, the old lockstep feeding and the scheduler in turn with the same engine: (1) a real
+    server, `transformers serve --continuous-batching` with the local model (float32: this CPU has no fast
+    bf16), 16 requests in flight either way; (2) the local model in-process (the transformers backend as the
+    embedded default runs it, batches of 24, but float32 here)."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from distillery.core.artifacts import read_parquet
+    from distillery.distill import teachers
+    from distillery.distill.verify_and_retry import distill
+    from distillery.generation.openai_backend import OpenAIBackend
+    from distillery.generation.streaming import open_stream
+    from distillery.generation.transformers_backend import TransformersBackend
+    from distillery.verify import Verifier
+    from model_server import transformers_serve
+
+    model, shard = ROOT / "results/models/gemma3-270m", ROOT / "results/queries/shards/00000-of-00002.parquet"
+    if not (model.exists() and shard.exists()):
+        raise SystemExit(
+            f"--server needs the local model and a default shard: snakemake -c2 {model.relative_to(ROOT)} "
+            f"{shard.relative_to(ROOT)}"
+        )
+    queries = read_parquet(shard).to_pylist()
+    entry = {"name": "gemma-t06", "backend": "openai", "system_prompt": "paper", "few_shot": True, "max_new_tokens": 96,
+             "temperature": 0.6, "top_p": 0.95, "max_attempts": 2, "stop": ["</answer>"]}  # fmt: skip
+    settings, conversation = teachers.settings(entry, 0), teachers.conversation(entry)
+    out = {"queries": len(queries)}
+    with tempfile.TemporaryDirectory() as tmp, Verifier(processes=1) as verifier:
+
+        def compare(engine: str, backend, stream):
+            for label in ("lockstep", "streaming"):
+                started = time.perf_counter()
+                if label == "lockstep":
+                    tokens = lockstep_server(queries, settings, backend, verifier, conversation, args.chunk)
+                else:
+                    cache = GenerationCache(tmp, f"{engine}-{label}")
+                    table, _ = distill(queries, settings, stream, cache, verifier, conversation)
+                    tokens = sum(table.column("completion_tokens").to_pylist())
+                wall = time.perf_counter() - started
+                out[f"{engine}_{label}"] = {
+                    "wall_s": round(wall, 1),
+                    "tokens": tokens,
+                    "tok_per_s": round(tokens / wall, 1),
+                }
+                print(f"{engine}, one default shard ({len(queries)} queries), {label}: {tokens} tokens in {wall:.1f} s "
+                      f"= {tokens / wall:.1f} tok/s", flush=True)  # fmt: skip
+            out[f"{engine}_speedup"] = round(
+                out[f"{engine}_lockstep"]["wall_s"] / out[f"{engine}_streaming"]["wall_s"], 2
+            )
+            print(f"{engine}: streaming {out[f'{engine}_speedup']}x the lockstep feeding's speed", flush=True)
+
+        if not args.local_only:
+            serve = ("--device", "cpu", "--dtype", "float32", "--continuous-batching")
+            with transformers_serve(model.relative_to(ROOT), Path(tmp) / "serve.log", *serve, cwd=ROOT) as url:
+                backend = OpenAIBackend(url, str(model.relative_to(ROOT)), max_concurrency=args.server_concurrency)
+                compare("server", backend, backend.open_stream)
+        local = TransformersBackend.load(
+            str(model), dtype="float32", batch_size=24
+        )  # the feeding is compared, not dtypes
+        compare("local", local, lambda: open_stream(local))
+    return out
+
+
+def lockstep_server(queries, settings, backend, verifier, conversation, chunk: int) -> int:
+    """The old feeding against a real server: chunks of ``chunk`` requests sent together and waited for, then
+    verified, failures retried attempt by attempt. Returns the tokens generated."""
+    from distillery.core.canonical import attempt_seed
+
+    pending, tokens = list(range(len(queries))), 0
+    for attempt in range(settings.max_attempts):
+        failed = []
+        for start in range(0, len(pending), chunk):
+            items = pending[start : start + chunk]
+            requests = [
+                GenerationRequest(
+                    conversation(queries[i]),
+                    settings.max_new_tokens,
+                    settings.temperature,
+                    settings.top_p,
+                    attempt_seed(settings.seed, queries[i]["qid"], attempt),
+                    settings.stop,
+                )  # fmt: skip
+                for i in items
+            ]
+            results = backend.generate(requests)
+            tokens += sum(r.completion_tokens for r in results)
+            verdicts = verifier.score([queries[i] for i in items], [r.text for r in results])
+            failed += [i for i, v in zip(items, verdicts, strict=True) if v.scorable and not v.passed]
+        pending = failed
+    return tokens
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--simulated", action="store_true", help="part (a) alone")
@@ -305,6 +400,8 @@ def main() -> int:
     parser.add_argument("--before-shards", type=int, default=512, help="configs/paper.yaml's shards before")
     parser.add_argument("--before-eval-shards", type=int, default=36, help="evaluation jobs per student before")
     parser.add_argument("--server", action="store_true", help="part (b) alone")
+    parser.add_argument("--local-only", action="store_true", help="part (b) without the server")
+    parser.add_argument("--server-concurrency", type=int, default=16, help="requests in flight at the CPU server")
     parser.add_argument("--json")
     args = parser.parse_args()
     everything = not (args.simulated or args.paper or args.server)
@@ -314,9 +411,7 @@ def main() -> int:
     if everything or args.paper:
         figures["paper"] = paper(args, figures["simulated"])
     if everything or args.server:
-        from generation_server import server_shard
-
-        figures["server"] = server_shard()
+        figures["server"] = real_shard(args)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

@@ -72,9 +72,10 @@ class QueuedStream(EngineStream):
 
 
 class BatchStream(QueuedStream):
-    """A ``generate()``-only backend fed continuously: a worker takes up to ``batch_size`` queued requests,
+    """A ``generate()``-only backend fed continuously: a worker takes ``batch_size`` of the queued requests,
     generates them as one batch and takes the next ones as soon as it returns, so retries join the very
-    next batch instead of waiting for a whole chunk of requests to be verified."""
+    next batch instead of waiting for a whole chunk of requests to be verified. A batch is the oldest
+    queued request and those closest to it in prompt length (less padding; replies of a kind end together)."""
 
     def __init__(self, backend: Backend, batch_size: int, max_in_flight: int | None = None):
         super().__init__(max_in_flight or 2 * batch_size)  # one batch running, the next one queued
@@ -85,25 +86,31 @@ class BatchStream(QueuedStream):
         self._worker.start()
 
     def submit(self, ticket: int, request: GenerationRequest) -> None:
-        self._todo.put((ticket, request))
+        self._todo.put((ticket, request, sum(len(m["content"]) for m in request.messages)))
 
     def _run(self) -> None:
+        waiting: list = []
         while not self._stop.is_set():
-            try:
-                batch = [self._todo.get(timeout=0.1)]
-            except queue.Empty:
-                continue
-            while len(batch) < self.batch_size:
+            if not waiting:
                 try:
-                    batch.append(self._todo.get_nowait())
+                    waiting.append(self._todo.get(timeout=0.1))
+                except queue.Empty:
+                    continue
+            while True:
+                try:
+                    waiting.append(self._todo.get_nowait())
                 except queue.Empty:
                     break
+            oldest = waiting[0][2]
+            picked = set(sorted(range(len(waiting)), key=lambda i: (abs(waiting[i][2] - oldest), i))[: self.batch_size])
+            batch = [w for i, w in enumerate(waiting) if i in picked]
+            waiting = [w for i, w in enumerate(waiting) if i not in picked]
             try:
-                results = self.backend.generate([request for _, request in batch])
+                results = self.backend.generate([request for _, request, _ in batch])
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 self._finish(batch[0][0], e)
                 return
-            for (ticket, _), result in zip(batch, results, strict=True):
+            for (ticket, _, _), result in zip(batch, results, strict=True):
                 self._finish(ticket, result)
 
     def close(self) -> None:
