@@ -7,8 +7,9 @@ feeding Distillery had before it (chunks of ``flush_every`` requests, each chunk
 failures retried attempt by attempt). Engine: ``--slots`` sequence slots, a decode step costing
 ``--step-ms`` + ``--per-seq-ms`` per active sequence; responses log-normal (mean ``--mean-tokens``,
 capped), a share failing verification. Utilization = ideal makespan (every token generated at full
-occupancy) / makespan. Cases: one distillation shard as the paper is sharded, a job's larger block of
-queries, and an evaluation job (64 samples x 30 AIME problems, up to 49k tokens).
+occupancy) / makespan. Cases: a 3.7k-query shard (the paper's queries in 512 shards), a shard of
+``configs/paper.yaml`` (1.89M queries in its ``num_shards``), and an evaluation job (64 samples x 30 AIME
+problems, up to 49k tokens).
 
 (b) ``--server``: a real OpenAI-compatible server on this CPU (``transformers serve --continuous-batching``
 with the local model) and one default shard through the old feeding and the new, in the same run.
@@ -110,6 +111,15 @@ class SimulatedEngine(EngineStream):
     def close(self) -> None:
         pass
 
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """The whole list at once, returned when its last response is done (how a chunk was fed before)."""
+        for ticket, request in enumerate(requests):
+            self.submit(ticket, request)
+        results: dict[int, GenerationResult] = {}
+        while len(results) < len(requests):
+            results.update(self.completed(None))
+        return [results[t] for t in range(len(requests))]
+
     def ideal_makespan(self) -> float:
         """Every generated token decoded at full occupancy."""
         return self.tokens / self.model.slots * self.model.step_s(self.model.slots)
@@ -155,25 +165,28 @@ def streaming(model: EngineModel, workload: Workload, max_in_flight: int) -> tup
     return engine.ideal_makespan() / engine.now, engine.now, counts["generated"]
 
 
-def lockstep(model: EngineModel, workload: Workload, chunk: int) -> tuple[float, float, int]:
-    """The feeding before the scheduler: per attempt, the pending requests in chunks of ``chunk``, each
-    chunk generated to its last response before the next is sent, then verified; failures retried next attempt."""
-    engine = SimulatedEngine(model, workload, chunk)
-    make = request_for(workload)
-    pending, generated = list(range(workload.items)), 0
-    for attempt in range(workload.max_attempts):
+def lockstep(n_items: int, max_attempts: int, request_for, generate, retry, chunk: int) -> list[GenerationResult]:
+    """The feeding before the scheduler: per attempt, the pending items in chunks of ``chunk``, each chunk
+    generated to its last response before the next is sent, then verified (``retry(items, results)``: which to
+    try again); the failures go to the next attempt. Returns every result."""
+    pending, out = list(range(n_items)), []
+    for attempt in range(max_attempts):
         failed = []
         for start in range(0, len(pending), chunk):
             items = pending[start : start + chunk]
-            for ticket, item in enumerate(items):
-                engine.submit(ticket, make(item, attempt))
-            results = {}
-            while len(results) < len(items):
-                results.update(engine.completed(None))
-            generated += len(items)
-            failed += [item for ticket, item in enumerate(items) if results[ticket].text != "pass"]
+            results = generate([request_for(i, attempt) for i in items])
+            out += results
+            failed += [i for i, again in zip(items, retry(items, results), strict=True) if again]
         pending = failed
-    return engine.ideal_makespan() / engine.now, engine.now, generated
+    return out
+
+
+def lockstep_simulated(model: EngineModel, workload: Workload, chunk: int) -> tuple[float, float, int]:
+    """(utilization, makespan s, generations) of the old feeding of the simulated engine."""
+    engine = SimulatedEngine(model, workload, chunk)
+    failed = lambda items, results: [r.text != "pass" for r in results]  # noqa: E731
+    results = lockstep(workload.items, workload.max_attempts, request_for(workload), engine.generate, failed, chunk)
+    return engine.ideal_makespan() / engine.now, engine.now, len(results)
 
 
 def simulated(args) -> dict:
@@ -186,7 +199,7 @@ def simulated(args) -> dict:
     ]
     out = {}
     for case in cases:
-        old = lockstep(model, case, args.chunk)
+        old = lockstep_simulated(model, case, args.chunk)
         new = streaming(model, case, args.max_in_flight)
         assert old[2] == new[2], "the same seeds must give the same generations, whatever the feeding"
         out[case.name] = {
@@ -297,6 +310,7 @@ def real_shard(args) -> dict:
 
     sys.path.insert(0, str(ROOT / "tests"))
     from distillery.core.artifacts import read_parquet
+    from distillery.core.canonical import attempt_seed
     from distillery.distill import teachers
     from distillery.distill.verify_and_retry import distill
     from distillery.generation.openai_backend import OpenAIBackend
@@ -316,13 +330,26 @@ def real_shard(args) -> dict:
              "temperature": 0.6, "top_p": 0.95, "max_attempts": 2, "stop": ["</answer>"]}  # fmt: skip
     settings, conversation = teachers.settings(entry, 0), teachers.conversation(entry)
     out = {"queries": len(queries)}
+
+    def request_for(i: int, attempt: int) -> GenerationRequest:
+        seed = attempt_seed(settings.seed, queries[i]["qid"], attempt)
+        return GenerationRequest(conversation(queries[i]), settings.max_new_tokens, settings.temperature,
+                                 settings.top_p, seed, settings.stop)  # fmt: skip
+
+    def failed(items, results):
+        verdicts = verifier.score([queries[i] for i in items], [r.text for r in results])
+        return [v.scorable and not v.passed for v in verdicts]
+
     with tempfile.TemporaryDirectory() as tmp, Verifier(processes=1) as verifier:
 
         def compare(engine: str, backend, stream):
             for label in ("lockstep", "streaming"):
                 started = time.perf_counter()
                 if label == "lockstep":
-                    tokens = lockstep_server(queries, settings, backend, verifier, conversation, args.chunk)
+                    results = lockstep(
+                        len(queries), settings.max_attempts, request_for, backend.generate, failed, args.chunk
+                    )
+                    tokens = sum(r.completion_tokens for r in results)
                 else:
                     cache = GenerationCache(tmp, f"{engine}-{label}")
                     table, _ = distill(queries, settings, stream, cache, verifier, conversation)
@@ -345,40 +372,9 @@ def real_shard(args) -> dict:
             with transformers_serve(model.relative_to(ROOT), Path(tmp) / "serve.log", *serve, cwd=ROOT) as url:
                 backend = OpenAIBackend(url, str(model.relative_to(ROOT)), max_concurrency=args.server_concurrency)
                 compare("server", backend, backend.open_stream)
-        local = TransformersBackend.load(
-            str(model), dtype="float32", batch_size=24
-        )  # the feeding is compared, not dtypes
+        local = TransformersBackend.load(str(model), dtype="float32", batch_size=24)  # feedings compared, not dtypes
         compare("local", local, lambda: open_stream(local))
     return out
-
-
-def lockstep_server(queries, settings, backend, verifier, conversation, chunk: int) -> int:
-    """The old feeding against a real server: chunks of ``chunk`` requests sent together and waited for, then
-    verified, failures retried attempt by attempt. Returns the tokens generated."""
-    from distillery.core.canonical import attempt_seed
-
-    pending, tokens = list(range(len(queries))), 0
-    for attempt in range(settings.max_attempts):
-        failed = []
-        for start in range(0, len(pending), chunk):
-            items = pending[start : start + chunk]
-            requests = [
-                GenerationRequest(
-                    conversation(queries[i]),
-                    settings.max_new_tokens,
-                    settings.temperature,
-                    settings.top_p,
-                    attempt_seed(settings.seed, queries[i]["qid"], attempt),
-                    settings.stop,
-                )  # fmt: skip
-                for i in items
-            ]
-            results = backend.generate(requests)
-            tokens += sum(r.completion_tokens for r in results)
-            verdicts = verifier.score([queries[i] for i in items], [r.text for r in results])
-            failed += [i for i, v in zip(items, verdicts, strict=True) if v.scorable and not v.passed]
-        pending = failed
-    return tokens
 
 
 def main() -> int:
