@@ -5,6 +5,9 @@
 2. The distill loop end to end (generation cache, process-pool verification, retries) on 200 demo
    queries: the toy clean queries, each repeated with a distinct suffix so that every one is a new
    request; wall time, acceptance per category, tokens/s.
+3. Feeding: 512 demo queries, 2 attempts, through the old lockstep feeding (chunks of 64, each waited for
+   and verified) and through the streaming scheduler with 64 and 256 requests in flight (batches of half
+   that, refilled): wall time, tokens/s, GPU utilization (sampled by NVML while generating).
 
 vLLM cannot be installed on the lent machines (no network, wheel too large): the vllm backend stays
 untested on real hardware. Needs the converted model folder (rule local_model; `--model`), or
@@ -35,7 +38,7 @@ from distillery.distill.verify_and_retry import TeacherSettings, distill  # noqa
 from distillery.generation.backend import GenerationRequest  # noqa: E402
 from distillery.generation.cache import GenerationCache  # noqa: E402
 from distillery.generation.scheduler import Feeding  # noqa: E402
-from distillery.generation.streaming import open_stream  # noqa: E402
+from distillery.generation.streaming import BatchStream, open_stream  # noqa: E402
 from distillery.generation.transformers_backend import TransformersBackend  # noqa: E402
 from distillery.queries.sources import ingest  # noqa: E402
 from distillery.verify import Verifier  # noqa: E402
@@ -87,6 +90,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--feeding-queries", type=int, default=512)
+    parser.add_argument("--feeding-in-flight", type=int, nargs="+", default=[64, 256])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not (args.model / "model.safetensors").exists():
@@ -141,7 +146,78 @@ def main() -> int:
         flush=True,
     )
     (args.out / "gpu_distill.json").write_text(json.dumps(figures, indent=2))
+    figures["feeding"] = feedings(backend, demo_queries(args.feeding_queries), teacher, args.feeding_in_flight)
+    (args.out / "gpu_distill.json").write_text(json.dumps(figures, indent=2))
     return 0
+
+
+def feedings(backend: TransformersBackend, queries: list[dict], teacher: TeacherSettings, in_flight: list[int]):
+    from generation_throughput import lockstep
+
+    from distillery.core.canonical import attempt_seed
+
+    conversation = [build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]) for q in queries]
+
+    def request_for(i: int, attempt: int) -> GenerationRequest:
+        seed = attempt_seed(teacher.seed, queries[i]["qid"], attempt)
+        return GenerationRequest(conversation[i], teacher.max_new_tokens, 0.6, 0.95, seed, teacher.stop)
+
+    out = {}
+    with tempfile.TemporaryDirectory() as cache_dir, Verifier(processes=None) as verifier:
+
+        def failed(items, results):
+            verdicts = verifier.score([queries[i] for i in items], [r.text for r in results])
+            return [v.scorable and not v.passed for v in verdicts]
+
+        runs = [("lockstep-64", None)] + [(f"streaming-{n}", n) for n in in_flight]
+        for label, n in runs:
+            with GpuSampler() as gpu:
+                started = time.perf_counter()
+                if n is None:
+                    backend.batch_size = 64
+                    results = lockstep(len(queries), teacher.max_attempts, request_for, backend.generate, failed, 64)
+                    tokens = sum(r.completion_tokens for r in results)
+                else:
+                    attempts, _ = distill(
+                        queries,
+                        teacher,
+                        lambda n=n: BatchStream(backend, n // 2, n),
+                        GenerationCache(cache_dir, label),
+                        verifier,
+                        lambda q: build_messages(q, SYSTEM_PROMPT, FEW_SHOT[q["category"]]),
+                    )
+                    tokens = sum(attempts.column("completion_tokens").to_pylist())
+                wall = time.perf_counter() - started
+            out[label] = {"wall_s": wall, "tokens": tokens, "tok_per_s": tokens / wall, "gpu_util": gpu.mean()}
+            print(f"feeding {label}: {tokens} tokens in {wall:.0f} s = {tokens / wall:.0f} tok/s, "
+                  f"GPU utilization {gpu.mean()}", flush=True)  # fmt: skip
+    return out
+
+
+class GpuSampler:
+    """NVML's GPU utilization sampled every 0.2 s in a thread (None without a GPU or NVML)."""
+
+    def __enter__(self):
+        import threading
+
+        self.samples, self._stop = [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            try:
+                self.samples.append(torch.cuda.utilization())
+            except Exception:  # noqa: BLE001 - no GPU or no pynvml: no figure
+                return
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def mean(self):
+        return sum(self.samples) / len(self.samples) if self.samples else None
 
 
 if __name__ == "__main__":
