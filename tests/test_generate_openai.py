@@ -222,4 +222,7 @@ def test_stop_string_is_put_back_from_vllm_stop_reason():
 
     assert with_stop_string("<answer>4", ("</answer>",), "</answer>") == "<answer>4</answer>"  # vLLM server
     assert with_stop_string("<answer>4</answer>", ("</answer>",), None) == "<answer>4</answer>"  # kept already
+    assert with_stop_string("<answer>4", ("</answer>",), None) == "<answer>4"  # the server cannot tell
+    assert with_stop_string("<answer>4", ("</answer>",), None, restore=True) == "<answer>4</answer>"  # llama.cpp's
+    assert with_stop_string("<answer>4", (), None, restore=True) == "<answer>4"
     assert with_stop_string("<answer>4", ("</answer>",), 106) == "<answer>4"  # ended on a token, not a string

@@ -49,13 +49,17 @@ def finish_reason(reason: str | None) -> str:
     return "length" if reason in LENGTH_REASONS else "stop"
 
 
-def with_stop_string(text: str, stop: tuple[str, ...], matched) -> str:
+def with_stop_string(text: str, stop: tuple[str, ...], matched, restore: bool = False) -> str:
     """The text ending with the stop string that ended it, as every backend of ours returns it
     (``</answer>`` closes the answer the verifier reads). ``transformers serve`` keeps it already;
-    vLLM's server drops it but names it in ``stop_reason``; other APIs cannot tell."""
-    if any(s and text.endswith(s) for s in stop):
+    vLLM's server drops it but names it in ``stop_reason``; llama.cpp's server drops it without a word:
+    with ``restore`` the first stop string is put back (wrong only for a reply that hit the end of
+    sequence before any stop string)."""
+    if not stop or any(s and text.endswith(s) for s in stop):
         return text
-    return text + matched if isinstance(matched, str) and matched in stop else text
+    if isinstance(matched, str) and matched in stop:
+        return text + matched
+    return text + stop[0] if restore and matched is None else text
 
 
 def message_text(message) -> str:
@@ -78,7 +82,8 @@ class OpenAIBackend:
     ``max_tokens_fields`` names the body fields that carry the token limit: both by default, since older servers
     read only ``max_tokens`` and ``transformers serve`` prefers ``max_completion_tokens``; OpenAI's reasoning
     models reject ``max_tokens``, so pass ``("max_completion_tokens",)`` there. ``extra_body`` is merged into every
-    request (``top_k``, ``chat_template_kwargs``, ...)."""
+    request (``top_k``, ``chat_template_kwargs``, ...). ``restore_stop``: the server drops the stop string without
+    naming it (llama.cpp's)."""
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class OpenAIBackend:
         backoff_s: float = 1.0,
         extra_body: dict | None = None,
         max_tokens_fields: tuple[str, ...] = ("max_tokens", "max_completion_tokens"),
+        restore_stop: bool = False,
     ):
         from openai import OpenAI
 
@@ -101,6 +107,7 @@ class OpenAIBackend:
         self.backoff_s = backoff_s
         self.extra_body = dict(extra_body or {})
         self.max_tokens_fields = tuple(max_tokens_fields)
+        self.restore_stop = restore_stop
         key = read_api_key(api_key_env)
         self._secret = key if key != NO_KEY else None
         self._client = OpenAI(base_url=base_url, api_key=key, timeout=timeout_s, max_retries=0)
@@ -180,7 +187,8 @@ class OpenAIBackend:
         reason = finish_reason(choice.finish_reason)
         text = message_text(choice.message)
         if reason == "stop":
-            text = with_stop_string(text, request.stop, (getattr(choice, "model_extra", None) or {}).get("stop_reason"))
+            matched = (getattr(choice, "model_extra", None) or {}).get("stop_reason")
+            text = with_stop_string(text, request.stop, matched, self.restore_stop)
         usage = response.usage
         return GenerationResult(
             text=text,
