@@ -215,10 +215,8 @@ def simulated(args) -> dict:
             flush=True,
         )
     job = out["distill-job"]
-    print(
-        f"engine utilization (a distill job of configs/paper.yaml, {job['items']:,} queries): "
-        f"lockstep {job['lockstep']['utilization']}, streaming {job['streaming']['utilization']}"
-    )
+    print(f"(below: a distill job of configs/paper.yaml, {job['items']:,} queries)")
+    print(f"engine utilization: lockstep {job['lockstep']['utilization']}, streaming {job['streaming']['utilization']}")
     return out
 
 
