@@ -24,15 +24,34 @@ def test_hash_changes_with_any_module_in_the_closure(tmp_path, monkeypatch):
     (pkg / "d.py").write_text("Y = 1\n")
     monkeypatch.setattr(provenance, "PACKAGE_DIR", pkg)
     provenance._direct_imports.cache_clear()
+    provenance._parsed.cache_clear()
     try:
         assert module_closure("distillery.a") == ["distillery", "distillery.a", "distillery.b", "distillery.c"]
         before = code_hash("distillery.a")
         (pkg / "d.py").write_text("Y = 2\n")
         assert code_hash("distillery.a") == before  # d is not imported by a
         (pkg / "c.py").write_text("X = 2\n")
+        provenance._parsed.cache_clear()
+        provenance._meaning_digest.cache_clear()
         assert code_hash("distillery.a") != before
     finally:
         provenance._direct_imports.cache_clear()
+        provenance._parsed.cache_clear()
+        provenance._meaning_digest.cache_clear()
+
+
+def test_docstrings_comments_and_layout_are_not_meaning():
+    from distillery.plan.code_fingerprints import meaning
+
+    code = 'def f(x):\n    """Why."""\n    return x + 1\n\n\nclass C:\n    "Doc."\n'
+    same = (
+        '"""A module docstring."""\n# a comment\ndef f(x):  # inline\n    """Another why."""\n\n'
+        "    return (x +\n            1)\nclass C:\n    pass\n"
+    )
+    assert meaning(code) == meaning(same)
+    assert meaning(code) != meaning(code.replace("x + 1", "x + 2"))
+    assert meaning(code) != meaning(code.replace('"""Why."""', 'print("Why.")'))  # a call is not a docstring
+    assert meaning('def f():\n    "only a docstring"\n') == meaning("def f():\n    pass\n")
 
 
 def test_script_hash_covers_what_the_script_imports(tmp_path):

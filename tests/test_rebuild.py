@@ -36,7 +36,7 @@ def plan(workdir, *config_files, override=tiny_run.OVERRIDE):
 
 
 @contextlib.contextmanager
-def edited(path, change=lambda text: text + "\n# an edit\n"):
+def edited(path, change=lambda text: text + "\n_EDITED = True  # a change of behaviour\n"):
     """The file changed, then restored with its old content and time (so that the shared run stays
     up to date for the tests after this one)."""
     original, stat = path.read_text(), path.stat()
@@ -98,6 +98,17 @@ def test_editing_one_source_file_reruns_only_what_reads_it(tiny_done):
     assert {"benchmark_items", "embed_benchmarks", "decontaminate_queries"} <= set(jobs)
     assert not {"ingest_source", "dedup_queries", "filter_queries", "embed_queries"} & set(jobs)
     assert plan(tiny_done) == {}
+
+
+def test_docstrings_and_comments_rerun_nothing(tiny_done):
+    def reworded(text):
+        return text.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n"
+
+    with (
+        edited(tiny_done / "distillery/queries/dedup.py", reworded),
+        edited(tiny_done / "distillery/verify/math.py", reworded),
+    ):
+        assert plan(tiny_done) == {}
 
 
 def test_editing_package_code_reruns_only_the_rules_that_run_it(tiny_done):

@@ -4,7 +4,8 @@ Snakemake reruns a job when its script changes but cannot see the package module
 imports. Each rule therefore gets, as a param, the hash of the ``distillery`` modules its script
 imports *and of every ``distillery`` module those import*, found by reading the import statements and
 the ``"distillery.module:function"`` strings of modules loaded by name (nothing is imported, so
-computing it while the Snakefile is parsed is cheap).
+computing it while the Snakefile is parsed is cheap). A module's part is its syntax tree without
+docstrings, so that a docstring, a comment or a reformatting reruns nothing; a change of behaviour does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 PACKAGE = "distillery"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _LOADED_BY_NAME = re.compile(rf"^{PACKAGE}(\.\w+)+:\w+$")
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _module_path(module: str) -> Path:
@@ -31,9 +33,8 @@ def _module_path(module: str) -> Path:
     raise ValueError(f"no source file for module {module!r}")
 
 
-def _imports_in(path: Path, package: str) -> set[str]:
-    """The distillery modules a source file imports; ``package`` resolves relative imports."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def _imports_in(tree: ast.AST, package: str) -> set[str]:
+    """The distillery modules a parsed source file imports; ``package`` resolves relative imports."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and _LOADED_BY_NAME.match(node.value):
@@ -63,10 +64,15 @@ def _imports_in(path: Path, package: str) -> set[str]:
 
 
 @lru_cache(maxsize=None)
+def _parsed(module: str) -> ast.Module:
+    """The module's syntax tree without docstrings, parsed once per workflow parse."""
+    return without_docstrings(ast.parse(_module_path(module).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=None)
 def _direct_imports(module: str) -> tuple[str, ...]:
-    path = _module_path(module)
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    return tuple(sorted(_imports_in(path, package) - {module}))
+    package = module if _module_path(module).name == "__init__.py" else module.rpartition(".")[0]
+    return tuple(sorted(_imports_in(_parsed(module), package) - {module}))
 
 
 def module_closure(*modules: str) -> list[str]:
@@ -81,16 +87,40 @@ def module_closure(*modules: str) -> list[str]:
     return sorted(seen)
 
 
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+def meaning(source: str) -> str:
+    """The source's syntax tree without docstrings, as text: what the code does, not how it reads."""
+    return ast.dump(without_docstrings(ast.parse(source)), include_attributes=False)
+
+
+@lru_cache(maxsize=None)
+def _meaning_digest(module: str) -> bytes:
+    return hashlib.blake2b(ast.dump(_parsed(module), include_attributes=False).encode(), digest_size=16).digest()
+
+
 def code_hash(*modules: str) -> str:
-    """A short fingerprint of the source of ``modules`` and all they import from the package."""
+    """A short fingerprint of what ``modules`` and all they import from the package do."""
     digest = hashlib.blake2b(digest_size=8)
     for module in module_closure(*modules):
         digest.update(module.encode())
-        digest.update(_module_path(module).read_bytes())
+        digest.update(_meaning_digest(module))
     return digest.hexdigest()
 
 
 def script_code_hash(script: str | Path, *modules: str) -> str:
     """The fingerprint of the package code a workflow script runs: every module it imports, and
     ``modules`` (what it imports by a name it is given, e.g. the one figure it draws)."""
-    return code_hash(*sorted(_imports_in(Path(script), PACKAGE) | set(modules)))
+    tree = ast.parse(Path(script).read_text(encoding="utf-8"), filename=str(script))
+    return code_hash(*sorted(_imports_in(tree, PACKAGE) | set(modules)))
