@@ -4,6 +4,7 @@ tests, subsets; and which models are evaluated, how their shards split and how t
 import base64
 import json
 import pickle
+import shutil
 import zlib
 
 import pytest
@@ -184,3 +185,10 @@ def test_a_retrained_model_is_a_new_cache_identity(tmp_path):
     assert model_fingerprint(folder) != before and retrained != identity
     (folder / "config.json").write_text('{"changed": 1}')
     assert model_identity(entry) != retrained
+    changed = model_identity(entry)
+    (folder / "chat_template.jinja").write_text("{{ messages }}")
+    assert model_identity(entry) != changed  # a new template renders other prompts
+    copy = tmp_path / "elsewhere" / "same-student"
+    shutil.copytree(folder, copy)
+    assert model_identity({**entry, "model": str(copy)}) == model_identity(entry)  # content, not path
+    assert model_identity({**entry, "backend": "vllm"}) != model_identity(entry)

@@ -43,29 +43,32 @@ SAMPLED_BLOCKS, BLOCK_BYTES = 32, 1 << 16
 
 
 def model_fingerprint(folder: str | Path) -> str:
-    """The content of a model folder, cheaply: every JSON file (configs, tokenizer) whole, and each weight
-    file's name, size and 32 blocks of 64 KiB spread over it. A retrained student or a re-converted model
-    has the same file names, sizes and config as its predecessor, and any training step changes every
-    sampled block; reading 2 MiB per weight file keeps this at milliseconds for a 64 GB checkpoint."""
+    """The content of a model folder, cheaply: every other file (configs, tokenizer, chat template) whole,
+    and each weight file's name, size and 32 blocks of 64 KiB spread over it. A retrained student or a
+    re-converted model has the same file names, sizes and config as its predecessor, and any training step
+    changes every sampled block; reading 2 MiB per weight file keeps this at milliseconds for a 64 GB
+    checkpoint."""
     digest = hashlib.blake2b(digest_size=8)
     for f in sorted(Path(folder).iterdir()):
         if not f.is_file():
             continue
-        if f.suffix == ".json":
-            digest.update(f.name.encode() + b"\0" + f.read_bytes())
-        elif f.suffix in WEIGHT_SUFFIXES:
+        if f.suffix in WEIGHT_SUFFIXES:
             size = f.stat().st_size
             digest.update(f"{f.name}:{size}".encode())
             with open(f, "rb") as fh:
                 for i in range(SAMPLED_BLOCKS):
                     fh.seek(max(0, (size - BLOCK_BYTES) * i // max(SAMPLED_BLOCKS - 1, 1)))
                     digest.update(fh.read(BLOCK_BYTES))
+        else:
+            digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def model_identity(entry: dict) -> str:
-    """What a generation cache key says about a model (a teacher, a judge, a model under evaluation):
-    backend, name, revision, and for a local folder the fingerprint of its content."""
-    identity = f"{entry['backend']}:{entry['model']}@{entry.get('revision', 'main')}"
+    """What a generation cache key says about a model (a teacher, a judge, a model under evaluation): its
+    backend and, for a local folder, the fingerprint of its content alone (a retrained folder is a new model,
+    an identical copy elsewhere the same one); otherwise its name and revision."""
     folder = Path(resolve_model(entry["model"]))
-    return f"{identity}#{model_fingerprint(folder)}" if folder.is_dir() else identity
+    if folder.is_dir():
+        return f"{entry['backend']}:local#{model_fingerprint(folder)}"
+    return f"{entry['backend']}:{entry['model']}@{entry.get('revision', 'main')}"
