@@ -23,7 +23,7 @@ from typing import Any
 
 from distillery.generation.backend import GenerationRequest, GenerationResult
 from distillery.generation.cache import GenerationCache, SegmentBuffer
-from distillery.generation.streaming import EngineStream
+from distillery.generation.streaming import EngineStream, drained
 
 POLL_S = 0.05  # how often the feeding loop looks at verdicts while the engine is busy
 
@@ -70,11 +70,7 @@ class Verification:
             batch = [self._todo.get()]
             if batch[0] is None:
                 return
-            while True:
-                try:
-                    batch.append(self._todo.get_nowait())
-                except queue.Empty:
-                    break
+            batch += drained(self._todo)
             stop = batch[-1] is None
             batch = [b for b in batch if b is not None]
             try:
@@ -88,16 +84,15 @@ class Verification:
 
     def poll(self, timeout: float | None = 0) -> list:
         """(token, verdict) pairs ready now; waits up to ``timeout`` seconds for the first (None: forever)."""
-        out = []
         try:
-            got = self._done.get(timeout=timeout) if timeout != 0 else self._done.get_nowait()
-            while True:
-                if isinstance(got, BaseException):
-                    raise got
-                out.extend(got)
-                got = self._done.get_nowait()
+            ready = [self._done.get(timeout=timeout) if timeout != 0 else self._done.get_nowait()]
         except queue.Empty:
-            pass
+            return []
+        out = []
+        for got in ready + drained(self._done):
+            if isinstance(got, BaseException):
+                raise got
+            out.extend(got)
         self.pending -= len(out)
         return out
 

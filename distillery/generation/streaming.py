@@ -19,6 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from distillery.generation.backend import Backend, GenerationRequest, GenerationResult
 
 
+def drained(q: queue.SimpleQueue) -> list:
+    """Everything in ``q`` now, without waiting."""
+    items = []
+    while True:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            return items
+
+
 class EngineStream(ABC):
     """Up to ``max_in_flight`` requests outstanding; results keyed by the caller's ticket."""
 
@@ -56,14 +66,9 @@ class QueuedStream(EngineStream):
 
     def completed(self, timeout: float | None) -> list[tuple[int, GenerationResult]]:
         try:
-            items = [self._done.get(timeout=timeout)]
+            items = [self._done.get(timeout=timeout), *drained(self._done)]
         except queue.Empty:
             return []
-        while True:
-            try:
-                items.append(self._done.get_nowait())
-            except queue.Empty:
-                break
         for _, result in items:
             if isinstance(result, BaseException):
                 self.close()
@@ -96,11 +101,7 @@ class BatchStream(QueuedStream):
                     waiting.append(self._todo.get(timeout=0.1))
                 except queue.Empty:
                     continue
-            while True:
-                try:
-                    waiting.append(self._todo.get_nowait())
-                except queue.Empty:
-                    break
+            waiting += drained(self._todo)
             oldest = waiting[0][2]
             picked = set(sorted(range(len(waiting)), key=lambda i: (abs(waiting[i][2] - oldest), i))[: self.batch_size])
             batch = [w for i, w in enumerate(waiting) if i in picked]
