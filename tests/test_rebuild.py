@@ -3,15 +3,13 @@ re-verifies from the generation cache and generates nothing; a new teacher runs 
 aggregates; an edited source file or package module reruns what depends on it and nothing else.
 (One figure's style redrawing only that figure is tested with the analysis rules.)"""
 
-import contextlib
 import json
-import os
 
 import pytest
 
 import tiny_run
 from distillery.plan.figure_registry import FIGURES
-from workflow import planned, planned_jobs, snakemake
+from workflow import edited, planned, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -33,19 +31,6 @@ def plan(workdir, *config_files, override=tiny_run.OVERRIDE):
     jobs = planned_jobs(workdir, *tiny_run.targets(), extra=("--configfile", "config.yaml", override, *config_files))
     jobs.pop("all", None)
     return jobs
-
-
-@contextlib.contextmanager
-def edited(path, change=lambda text: text + "\n_EDITED = True  # a change of behaviour\n"):
-    """The file changed, then restored with its old content and time (so that the shared run stays
-    up to date for the tests after this one)."""
-    original, stat = path.read_text(), path.stat()
-    path.write_text(change(original))
-    try:
-        yield
-    finally:
-        path.write_text(original)
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def test_a_second_run_has_nothing_to_do(tiny_done):

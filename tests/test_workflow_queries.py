@@ -1,6 +1,5 @@
 """The query-preparation DAG run for real by Snakemake on the embedded default config."""
 
-import contextlib
 import json
 from collections import Counter
 
@@ -8,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from distillery.core.canonical import shard_of
-from workflow import copy_workflow, planned_jobs, snakemake
+from workflow import copy_workflow, edited, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -43,17 +42,6 @@ def done(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
     snakemake(workdir, *PREP)
     return workdir
-
-
-@contextlib.contextmanager
-def edited(path):
-    """The file with a comment appended, restored afterwards."""
-    original = path.read_text()
-    path.write_text(original + "\n# an edit\n")
-    try:
-        yield
-    finally:
-        path.write_text(original)
 
 
 def parseable_rows(path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -80,3 +82,16 @@ def planned(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> list[t
 def planned_jobs(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> dict[str, int]:
     """What a run would do now: rule -> job count."""
     return dict(Counter(rule for rule, _ in planned(workdir, *targets, extra=extra)))
+
+
+@contextlib.contextmanager
+def edited(path, change=lambda text: text + "\n_EDITED = True  # a change of behaviour\n"):
+    """The file changed, then restored with its old content and time (so that the shared run stays
+    up to date for the tests after this one)."""
+    original, stat = path.read_text(), path.stat()
+    path.write_text(change(original))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
