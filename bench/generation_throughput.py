@@ -378,9 +378,9 @@ def real_shard(args) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--simulated", action="store_true", help="part (a) alone")
-    parser.add_argument("--slots", type=int, default=256)
-    parser.add_argument("--step-ms", type=float, default=25.0)
-    parser.add_argument("--per-seq-ms", type=float, default=0.12)
+    parser.add_argument("--slots", type=int, default=EngineModel.slots)
+    parser.add_argument("--step-ms", type=float, default=EngineModel.step_ms)
+    parser.add_argument("--per-seq-ms", type=float, default=EngineModel.per_seq_ms)
     parser.add_argument("--queries", type=int, default=3700, help="queries per shard (the paper's 1.89M / 512)")
     parser.add_argument("--attempts", type=int, default=4)
     parser.add_argument("--mean-tokens", type=float, default=3800)
