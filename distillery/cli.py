@@ -59,6 +59,71 @@ def _compact_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reached(config_sets: list[str], snakefile: str, targets: list[str]) -> tuple[Path, set[str]]:
+    """The store and the keys that each set of config files ("a.yaml,b.yaml": layered in order) reaches:
+    a dry run of the workflow, whose planning hook lists them (plan/snakemake_patches.py)."""
+    import os
+    import subprocess
+    import tempfile
+
+    from distillery.plan.snakemake_patches import REACH
+
+    stores, keys = set(), set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for config_set in config_sets:
+            out = Path(tmp, "reach.jsonl")
+            out.unlink(missing_ok=True)
+            cmd = [sys.executable, "-m", "snakemake", "--snakefile", snakefile, "--dry-run", "--quiet", "all", *targets]
+            cmd += ["--configfile", *config_set.split(",")]
+            proc = subprocess.run(cmd, env={**os.environ, REACH: str(out)}, capture_output=True, text=True)
+            if proc.returncode != 0 or not out.exists():
+                failure = proc.stderr[-3000:]
+                raise SystemExit(f"distillery store: the workflow with {config_set} did not plan:\n{failure}")
+            for line in out.read_text().splitlines():
+                reach = json.loads(line)
+                stores.add(reach["store"])
+                keys.update(reach["keys"])
+    if len(stores) != 1:
+        raise SystemExit(f"distillery store: the configs name different stores ({', '.join(sorted(stores))})")
+    return Path(stores.pop()), keys
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+
+
+def _store_du(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from distillery.plan.content_store import ContentStore, leaves
+
+    store = ContentStore(args.store)
+    usage = store.usage()
+    by_rule, held = Counter(), Counter()
+    for action in store.actions():
+        by_rule[action["rule"]] += 1
+        held[action["rule"]] += sum(leaf["size"] for tree in action["outputs"] for _, leaf in leaves(tree))
+    print(f"{args.store}: {usage.actions} actions, {usage.objects} objects, {_human(usage.bytes)} of objects")
+    for rule in sorted(by_rule):
+        print(f"  {rule}: {by_rule[rule]} actions, outputs of {_human(held[rule])}")
+    return 0
+
+
+def _store_gc(args: argparse.Namespace) -> int:
+    from distillery.plan.content_store import ContentStore
+
+    root, keep = _reached(args.configs or ["config.yaml"], args.snakefile, args.target)
+    dropped, freed = ContentStore(root).gc(keep, dry_run=args.dry_run)
+    verb = "would free" if args.dry_run else "freed"
+    print(f"{root}: {verb} {freed.actions} actions and {freed.objects} objects ({_human(freed.bytes)})")
+    for action in dropped:
+        print(f"  {action['rule']} {json.dumps(action['wildcards'], sort_keys=True)} {action['key'][:16]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="distillery", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +165,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("cache_dir", help="the generation cache (distill.cache_dir, evaluate.cache_dir)")
     p.add_argument("--min-segments", type=int, default=64, help="leave a model folder with fewer segments alone")
     p.set_defaults(func=_compact_cache)
+    store = sub.add_parser("store", help="the content-addressed store of the workflow's results").add_subparsers(
+        dest="store_command", required=True
+    )
+    p = store.add_parser("du", help="what the store holds, by rule")
+    p.add_argument("--store", default=".store", help="the store (config key store.path)")
+    p.set_defaults(func=_store_du)
+    p = store.add_parser("gc", help="keep what the given configs reach (run no workflow meanwhile); free the rest")
+    p.add_argument(
+        "configs",
+        nargs="*",
+        help="config sets the store serves, each a comma-separated list of config files layered in order "
+        "(default: config.yaml)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report what would be freed, free nothing")
+    p.add_argument("--snakefile", default="Snakefile")
+    p.add_argument("--target", nargs="*", default=[], help="targets besides `all`")
+    p.set_defaults(func=_store_gc)
     args = parser.parse_args(argv)
     return args.func(args)
 

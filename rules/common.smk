@@ -11,10 +11,13 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.
 from distillery.plan import paths
 from distillery.plan.code_fingerprints import script_code_hash
 from distillery.plan.config_checks import check_config
-from distillery.plan.snakemake_patches import index_concrete_producers
+from distillery.plan.early_cutoff import EarlyCutoff
+from distillery.plan.snakemake_patches import early_cutoff, index_concrete_producers
 
 index_concrete_producers()
 check_config(config)
+if config["store"]["enabled"]:
+    early_cutoff(workflow, EarlyCutoff(config["store"]["path"], paths.DIGESTS))
 
 SOURCES = {source["name"]: source for source in config["sources"]}
 BENCHMARKS = config["decontaminate"].get("benchmarks") or list(config["benchmarks"])

@@ -25,6 +25,7 @@ STUDENT_MODEL = f"{TRAIN}/{{teacher}}/model"
 LOSS_HISTORY = f"{TRAIN}/{{teacher}}/log_history.jsonl"
 EVAL = f"{RESULTS}/eval"
 EVAL_PROBLEMS = f"{EVAL}/problems"  # so "problems" cannot name an evaluated model
+DIGESTS = ".snakemake/digests"  # the content digests of this checkout's files (plan/content_digests.py)
 
 
 def shard_names(num_shards: int) -> list[str]:
