@@ -120,7 +120,8 @@ def _store_gc(args: argparse.Namespace) -> int:
     verb = "would free" if args.dry_run else "freed"
     print(f"{root}: {verb} {freed.actions} actions and {freed.objects} objects ({_human(freed.bytes)})")
     for action in dropped:
-        print(f"  {action['rule']} {json.dumps(action['wildcards'], sort_keys=True)} {action['key'][:16]}")
+        wildcards = json.dumps(action["wildcards"], sort_keys=True, separators=(",", ":"))
+        print(f"  {action['rule']} {wildcards} {action['key'][:16]}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """The workflow through a real SLURM: Debian's slurmctld + slurmd + munge on this machine (two fake GPUs),
 Snakemake's SLURM executor with the repository's profile, invoked as the README says
 (`snakemake --profile slurm ...`). GPU rules must reach SLURM with their GPUs, CPU rules without, and
-the results must equal a local run of the same workflow (the shared cheap run, tests/tiny_run.py)."""
+the results must equal a local run of the same workflow (the shared cheap run, tests/tiny_run.py); results
+restored from the store must not queue any job."""
 
 import os
 import re
@@ -13,7 +14,7 @@ import pytest
 
 import tiny_run
 from slurm_cluster import Cluster, missing
-from workflow import copy_workflow, snakemake
+from workflow import copy_workflow, settled, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -152,3 +153,28 @@ def test_results_equal_a_local_run(runs):
             assert comparable(remote / rel) == comparable(local / rel), rel
         else:
             assert (remote / rel).read_text() == (local / rel).read_text(), rel
+
+
+def test_a_config_switched_back_is_restored_without_a_slurm_job(cluster, runs):
+    """A/B/A on the perplexity (GPU jobs here): A's results come back from the store, put there by
+    Snakemake's main process itself: no job is queued, let alone one that holds a GPU."""
+    _, remote, _ = runs
+    perplexity = sorted(str(p.relative_to(remote)) for p in (remote / "results/corpora/perplexity").rglob("*.parquet"))
+    before = {p: (remote / p).read_bytes() for p in perplexity}
+    (remote / "b.yaml").write_text("analysis: {perplexity: {max_tokens: 32}}\n")
+    snakemake(remote, *perplexity, *tiny_run.config_args(), "b.yaml")  # config B, here
+    assert any((remote / p).read_bytes() != before[p] for p in perplexity)
+    last_job = max(int(j["JobId"]) for j in slurm_jobs(cluster))
+    proc = snakemake(
+        remote,
+        "--profile",
+        "slurm",
+        *perplexity,
+        *tiny_run.config_args(),
+        "--slurm-init-seconds-before-status-checks",
+        "4",
+    )
+    assert settled(proc, "restored") == {"corpus_perplexity": len(perplexity)}
+    assert "submitted with SLURM jobid" not in proc.stdout + proc.stderr
+    assert all(int(j["JobId"]) <= last_job for j in slurm_jobs(cluster))
+    assert {p: (remote / p).read_bytes() for p in perplexity} == before

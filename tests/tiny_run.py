@@ -16,10 +16,10 @@ HALF_RIGHT_IF = 9001  # a toy IF query whose released answer scores 0.5: accepte
 OVERRIDE = "tiny.yaml"
 
 
-# one optimizer step of the tiny model per student; each student answers two easy math problems and one
-# code problem once, in a few tokens
+# one optimizer step of the tiny model per student (no warmup: it would make that step one at rate 0); each
+# student answers two easy math problems and one code problem once, in a few tokens
 TRAIN_EVAL = """train: {base_model: tiny, lora: null, max_seq_len: 128, global_batch: 2, micro_batch: 2, max_steps: 1,
-        bf16: false, gradient_checkpointing: false, dtype: float32}
+        warmup_ratio: 0, bf16: false, gradient_checkpointing: false, dtype: float32}
 evaluate:
   benchmarks:
     demo_math_easy: {kind: math, samples: 1, limit: 2}

@@ -95,3 +95,15 @@ def edited(path, change=lambda text: text + "\n_EDITED = True  # a change of beh
     finally:
         path.write_text(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def ran(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """rule -> jobs a real run started (Snakemake's job blocks; `all` left out)."""
+    rules = re.findall(r"^(?:local)?rule (\w+):$", proc.stdout + proc.stderr, re.M)
+    return dict(Counter(rule for rule in rules if rule != "all"))
+
+
+def settled(proc: subprocess.CompletedProcess, outcome: str) -> dict[str, int]:
+    """rule -> jobs a real run did not start because they were "cut off" or "restored" (early cutoff)."""
+    found = re.findall(rf"Early cutoff: (\w+) .*: {outcome} \(content key", proc.stdout + proc.stderr)
+    return dict(Counter(found))

@@ -1,0 +1,164 @@
+"""Benchmark of content-addressed rebuilds at paper scale: touched artifacts plan nothing, and what hashing costs.
+
+What is measured
+----------------
+1. On bench/dag.py's paper-scale DAG (3 teachers x ``--shards`` shards, every stage on): every output of
+   the planned jobs is faked (a small file holding its own path, directories as directories) and
+   ``snakemake --touch all`` records them as a finished run would (Snakemake's metadata, and the store's
+   action for every job: the key of its inputs' content, params and code, and its outputs' digests).
+2. Every intermediate is touched (newest first, so that every output is older than its inputs) and
+   ``snakemake -n --max-checksum-file-size 1 all`` is timed: artifacts above Snakemake's checksum limit,
+   as every artifact of a real run is. Baseline, same run: Snakemake's own rules
+   (``DISTILLERY_SNAKEMAKE_PATCHES=off``), which plan every job below the first touched file.
+   The dry run is repeated: the second must read nothing (digests are kept per file version).
+3. Hashing: a ``--gib`` GiB file read plainly (the disk's speed, the baseline), then hashed by the digest
+   cache (blake2b), then asked again (remembered: a stat and a small read).
+
+Targets (PASS/FAIL): nothing planned after the touch, in under 30 s; hashing at least 0.5x the plain
+read speed; a second dry run reads no artifact.
+
+    .venv/bin/python bench/rebuild.py [--shards 2000] [--gib 1] [--keep DIR] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from dag import OVERRIDE, REPO, UNPATCHED, directory_outputs, planned_outputs, smk  # puts tests/ on the path
+
+from distillery.plan.content_digests import CHUNK, DigestCache
+from workflow import copy_workflow
+
+TARGET_PLAN_S, TARGET_HASH_RATIO = 30.0, 0.5
+ABOVE_CHECKSUM_LIMIT = ("--max-checksum-file-size", "1")
+
+
+def fake_outputs(workdir: Path, jobs, dirs: dict[str, list[bool]]) -> list[Path]:
+    made = []
+    for rule, outputs in jobs:
+        for i, out in enumerate(outputs):
+            path = workdir / out
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if dirs.get(rule, [])[i : i + 1] == [True]:
+                path.mkdir(exist_ok=True)
+                (path / "fake").write_text(out)
+            else:
+                path.write_text(out)
+            made.append(path)
+    return made
+
+
+def hashed_mb(out: str) -> float:
+    """What the planning hook read to hash, from its log line (0 when nothing was planned by Snakemake)."""
+    found = re.findall(r"read ([\d.]+) MB to hash", out)
+    return sum(map(float, found))
+
+
+def hashing(gib: float, folder: Path) -> dict:
+    data = folder / "artifact.bin"
+    block = os.urandom(CHUNK)
+    with open(data, "wb") as handle:
+        for _ in range(int(gib * (1 << 30) // CHUNK)):
+            handle.write(block)
+    size = data.stat().st_size
+    start = time.monotonic()
+    with open(data, "rb") as handle:
+        while handle.read(CHUNK):
+            pass
+    read_s = time.monotonic() - start
+    cache = DigestCache(folder / "digests")
+    start = time.monotonic()
+    cache.file(data)
+    hash_s = time.monotonic() - start
+    start = time.monotonic()
+    cache.file(data)
+    again_s = time.monotonic() - start
+    data.unlink()
+    gb = size / 1e9
+    return {
+        "gb": round(gb, 3),
+        "read_gb_s": round(gb / read_s, 2),
+        "hash_gb_s": round(gb / hash_s, 2),
+        "again_ms": round(again_s * 1000, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shards", type=int, default=2000)
+    ap.add_argument("--gib", type=float, default=1.0)
+    ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="rebuild-bench-"))
+    copy_workflow(workdir)
+    shutil.copytree(REPO / "configs", workdir / "configs", dirs_exist_ok=True)
+    (workdir / "bench.yaml").write_text(OVERRIDE.format(shards=args.shards))
+
+    jobs = planned_outputs(smk(workdir, "--dry-run", "all")[2])
+    made = fake_outputs(workdir, jobs, directory_outputs(workdir))
+    record_s, _, _ = smk(workdir, "--cores", "2", "--touch", "--quiet", "all", "all")
+    print(f"{len(jobs)} jobs, {len(made)} outputs faked; --touch recorded them in {record_s:.1f} s", flush=True)
+
+    for path in sorted(made, reverse=True):
+        os.utime(path)
+    plan_s, plan_cpu, out = smk(workdir, "--dry-run", *ABOVE_CHECKSUM_LIMIT, "all")
+    nothing = "Nothing to be done" in out
+    first_mb = hashed_mb(out)
+    again_s, _, out = smk(workdir, "--dry-run", *ABOVE_CHECKSUM_LIMIT, "all")
+    again_mb, nothing_again = hashed_mb(out), "Nothing to be done" in out
+    bare_s, _, out = smk(workdir, "--dry-run", *ABOVE_CHECKSUM_LIMIT, "all", env=UNPATCHED)
+    bare_total = re.search(r"^total\s+(\d+)$", out, re.M)
+    bare_planned = int(bare_total.group(1)) if bare_total else 0
+    hashed = hashing(args.gib, workdir)
+
+    figures = {
+        "shards": args.shards,
+        "jobs": len(jobs),
+        "outputs": len(made),
+        "record_s": round(record_s, 2),
+        "touched_dry_run_s": round(plan_s, 2),
+        "touched_dry_run_cpu_s": round(plan_cpu, 2),
+        "touched_planned_nothing": nothing,
+        "touched_hashed_mb": first_mb,
+        "second_dry_run_s": round(again_s, 2),
+        "second_dry_run_hashed_mb": again_mb,
+        "snakemake_alone_planned": bare_planned,
+        "snakemake_alone_dry_run_s": round(bare_s, 2),
+        **{f"hash_{k}": v for k, v in hashed.items()},
+        "cores": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+    }
+    ratio = hashed["hash_gb_s"] / hashed["read_gb_s"]
+    print()
+    print(f"| {args.shards} shards x 3 teachers, {len(jobs)} jobs, every output touched | value | target |")
+    print("| --- | ---: | --- |")
+    ok = nothing and plan_s < TARGET_PLAN_S
+    print(f"| `snakemake -n all`: planned | {'nothing' if nothing else 'jobs'} | nothing {'PASS' if ok else 'FAIL'} |")
+    print(f"| ... wall s (CPU s) | {plan_s:.1f} ({plan_cpu:.1f}) | < {TARGET_PLAN_S:.0f} s |")
+    print(f"| ... read to hash (touched files: new versions) | {first_mb:.1f} MB | |")
+    print(
+        f"| second dry run: wall s, read to hash | {again_s:.1f}, {again_mb:.1f} MB | nothing read "
+        f"{'PASS' if nothing_again and again_mb == 0 else 'FAIL'} |"
+    )
+    print(f"| Snakemake alone (baseline, same run): planned jobs, wall s | {bare_planned}, {bare_s:.1f} | |")
+    print(f"| plain read of {hashed['gb']:.2f} GB (disk speed, baseline) | {hashed['read_gb_s']:.2f} GB/s | |")
+    print(
+        f"| hashing it (blake2b) | {hashed['hash_gb_s']:.2f} GB/s = {ratio:.2f}x read | >= {TARGET_HASH_RATIO}x "
+        f"{'PASS' if ratio >= TARGET_HASH_RATIO else 'FAIL'} |"
+    )
+    print(f"| asking again (remembered) | {hashed['again_ms']:.2f} ms | |")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
