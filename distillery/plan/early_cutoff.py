@@ -167,13 +167,13 @@ class EarlyCutoff:
 
     def prune(self, dag) -> set:
         """Drop from Snakemake's plan the jobs whose outputs are what their key makes."""
-        read = self.digests.hashed_bytes
+        files, read = self.digests.hashed_files, self.digests.hashed_bytes
         up_to_date, _ = self.walk(dag, set(dag._needrun))
         if dag._needrun:
-            read = (self.digests.hashed_bytes - read) / 1e6
+            files, read = self.digests.hashed_files - files, (self.digests.hashed_bytes - read) / 1e6
             log.info(
                 f"Up to date by content (early cutoff): {len(up_to_date)} of {len(dag._needrun)} planned jobs "
-                f"(read {read:.1f} MB to hash)"
+                f"(hashed {files} files, {read:.3f} MB)"
             )
         return up_to_date
 
