@@ -78,3 +78,31 @@ def test_otherwise_snakemake_is_left_alone(monkeypatch, how):
 
     snakemake_patches.known_params(resource)
     assert vars(resource) == {}  # nothing of Snakemake's set on it
+
+
+def test_the_early_cutoff_hooks_find_what_they_wrap():
+    """The three methods the early-cutoff hooks wrap, and the DAG's and scheduler's state they update,
+    are still there, with the arguments the wrappers pass on."""
+    import snakemake.api  # noqa: F401 - snakemake.dag cannot be imported first
+    from snakemake.dag import DAG
+    from snakemake.jobs import Reason
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    def parameters(function):
+        return list(inspect.signature(function).parameters)
+
+    assert not getattr(DAG.update_needrun, "early_cutoff", False)  # parsing a Snakefile installs them, not this
+    assert parameters(DAG.update_needrun) == ["self", "create_inventory"]
+    assert parameters(DAG.finish) == ["self", "job", "update_checkpoint_dependencies"]
+    assert parameters(JobScheduler.run) == ["self", "jobs", "executor"]
+    assert parameters(JobScheduler._proceed) == ["self", "job"]
+    source = inspect.getsource(DAG.update_needrun)
+    for state in ("_needrun", "_n_until_ready", "_checkpoint_jobs", "self._len = len(self._finished | self._needrun)"):
+        assert state in source, state
+    reason = Reason()
+    from distillery.plan.early_cutoff import CONTENT_REASONS, OTHER_REASONS
+
+    assert all(hasattr(reason, name) for name in (*CONTENT_REASONS, *OTHER_REASONS)) and callable(reason.clear)
+    # every reason Snakemake may run a job for is either one content answers or one that stands
+    reasons = set(re.findall(r"self\.(\w+)", inspect.getsource(Reason.__bool__))) - {"finished"}
+    assert reasons == set(CONTENT_REASONS) | set(OTHER_REASONS)

@@ -96,6 +96,15 @@ def early_cutoff(workflow, cutoff) -> bool:
         return True
     update_needrun, run, finish = DAG.update_needrun, JobScheduler.run, DAG.finish
 
+    def guarded(decide, *args):
+        """A decision, or None when the store fails (unreachable, full): the store only ever saves work,
+        so the run goes on with Snakemake's own rules."""
+        try:
+            return decide(*args)
+        except Exception as error:  # noqa: BLE001 - any failure of the store
+            log.warning("content store: %s failed: %r (going on as Snakemake would)", decide.__name__, error)
+            return None
+
     async def pruned_update_needrun(self, create_inventory=False):
         await update_needrun(self, create_inventory=create_inventory)
         cutoff = _CUTOFF[0]
@@ -105,7 +114,7 @@ def early_cutoff(workflow, cutoff) -> bool:
             _, keys = cutoff.walk(self, set(self._needrun), every_key=True)
             with open(os.environ[REACH], "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"store": str(cutoff.store.root), "keys": sorted(keys)}) + "\n")
-        dropped = cutoff.prune(self)
+        dropped = guarded(cutoff.prune, self)
         if not dropped:
             return
         for job in dropped:
@@ -123,7 +132,7 @@ def early_cutoff(workflow, cutoff) -> bool:
         cutoff = _CUTOFF[0]
         if cutoff is not None and not (self.dryrun or self.touch):
             dag = self.workflow.dag
-            settled = [j for j in jobs if not j.is_group() and not dag.reason(j).forced and cutoff.settle(j)]
+            settled = [j for j in jobs if not j.is_group() and not dag.reason(j).forced and guarded(cutoff.settle, j)]
             for job in settled:
                 self._proceed(job)
             jobs = [j for j in jobs if j not in settled]
@@ -133,7 +142,7 @@ def early_cutoff(workflow, cutoff) -> bool:
     async def recording_finish(self, job, update_checkpoint_dependencies=True):
         cutoff = _CUTOFF[0]
         if cutoff is not None and not self.workflow.dryrun and not job.is_group():
-            cutoff.finished(job)
+            guarded(cutoff.finished, job)
         return await finish(self, job, update_checkpoint_dependencies=update_checkpoint_dependencies)
 
     pruned_update_needrun.early_cutoff = True
