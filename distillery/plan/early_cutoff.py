@@ -137,8 +137,14 @@ class EarlyCutoff:
         virtual: dict[str, str | None] = {}  # outputs of planned jobs: their content once restored, or None
         up_to_date, keys = set(), set()
 
+        on_disk: dict[str, str | None] = {}  # many jobs read one file (every shard's job reads the shards)
+
         def digest(path: str) -> str | None:
-            return virtual[path] if path in virtual else self.disk_digest(path)
+            if path in virtual:
+                return virtual[path]
+            if path not in on_disk:
+                on_disk[path] = self.disk_digest(path)
+            return on_disk[path]
 
         for level in dag.toposorted():
             for job in level:
