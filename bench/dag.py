@@ -129,21 +129,33 @@ def planned_outputs(dry_run: str) -> list[tuple[str, list[str]]]:
     return jobs
 
 
-def fake_outputs(workdir: Path, jobs, dirs: dict[str, list[bool]]) -> int:
+def fake_outputs(workdir: Path, jobs, dirs: dict[str, list[bool]]) -> list[Path]:
+    """Every output of ``jobs``, faked: a small file holding its own path (so that contents differ),
+    directories as directories, all with one timestamp."""
     stamp = time.time() - 3600
-    n = 0
+    made = []
     for rule, outputs in jobs:
         for i, out in enumerate(outputs):
             path = workdir / out
             path.parent.mkdir(parents=True, exist_ok=True)
             if dirs.get(rule, [])[i : i + 1] == [True]:
                 path.mkdir(exist_ok=True)
-                (path / "fake").touch()
+                (path / "fake").write_text(out)
             else:
-                path.touch()
+                path.write_text(out)
             os.utime(path, (stamp, stamp))
-            n += 1
-    return n
+            made.append(path)
+    return made
+
+
+def paper_scale_workflow(shards: int, keep: Path | None, prefix: str) -> Path:
+    """A copy of the workflow configured like configs/paper.yaml (:data:`OVERRIDE`) with ``shards`` shards:
+    in ``keep``, or in a new temporary folder."""
+    workdir = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    copy_workflow(workdir)
+    shutil.copytree(REPO / "configs", workdir / "configs", dirs_exist_ok=True)
+    (workdir / "bench.yaml").write_text(OVERRIDE.format(shards=shards))
+    return workdir
 
 
 def main() -> None:
@@ -152,10 +164,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="dag-bench-"))
-    copy_workflow(workdir)
-    shutil.copytree(REPO / "configs", workdir / "configs", dirs_exist_ok=True)
-    (workdir / "bench.yaml").write_text(OVERRIDE.format(shards=args.shards))
+    workdir = paper_scale_workflow(args.shards, args.keep, "dag-bench-")
 
     dag_s, dag_cpu, out = smk(workdir, "--dry-run", "--quiet", "rules", "all")
     bare_dag_s, bare_dag_cpu, _ = smk(workdir, "--dry-run", "--quiet", "rules", "all", env=UNPATCHED)
@@ -163,7 +172,7 @@ def main() -> None:
     counts = re.search(r"^total\s+(\d+)$", out, re.M)
     n_jobs = int(counts.group(1)) if counts else len(jobs)
     print(f"DAG: {n_jobs} jobs, dry run {dag_s:.1f} s ({dag_cpu:.1f} s CPU)", flush=True)
-    n_files = fake_outputs(workdir, jobs, directory_outputs(workdir))
+    n_files = len(fake_outputs(workdir, jobs, directory_outputs(workdir)))
     touch_s, _, _ = smk(workdir, "--cores", "2", "--touch", "--quiet", "all", "all")
     print(f"faked {n_files} outputs; --touch recorded their metadata in {touch_s:.1f} s", flush=True)
     noop_s, noop_cpu, out = smk(workdir, "--cores", "2", "all")

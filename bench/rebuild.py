@@ -3,7 +3,7 @@
 What is measured
 ----------------
 1. On bench/dag.py's paper-scale DAG (3 teachers x ``--shards`` shards, every stage on): every output of
-   the planned jobs is faked (a small file holding its own path, directories as directories) and
+   the planned jobs is faked (``dag.fake_outputs``: a small file holding its own path) and
    ``snakemake --touch --forceall all`` records them as a finished run would (Snakemake's metadata, and the store's
    action for every job: the key of its inputs' content, params and code, and its outputs' digests).
 2. Every intermediate is touched (in a random order, so that many an output is older than its inputs) and
@@ -29,35 +29,17 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from dag import OVERRIDE, REPO, UNPATCHED, directory_outputs, planned_outputs, smk  # puts tests/ on the path
+from dag import UNPATCHED, directory_outputs, fake_outputs, paper_scale_workflow, planned_outputs, smk
 
 from distillery.plan.content_digests import DigestCache
-from workflow import copy_workflow
 
 TARGET_PLAN_S, TARGET_HASH_RATIO = 30.0, 0.9
 ABOVE_CHECKSUM_LIMIT = ("--max-checksum-file-size", "1")
-
-
-def fake_outputs(workdir: Path, jobs, dirs: dict[str, list[bool]]) -> list[Path]:
-    made = []
-    for rule, outputs in jobs:
-        for i, out in enumerate(outputs):
-            path = workdir / out
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if dirs.get(rule, [])[i : i + 1] == [True]:
-                path.mkdir(exist_ok=True)
-                (path / "fake").write_text(out)
-            else:
-                path.write_text(out)
-            made.append(path)
-    return made
 
 
 def record_faked(workdir: Path) -> float:
@@ -134,10 +116,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="rebuild-bench-"))
-    copy_workflow(workdir)
-    shutil.copytree(REPO / "configs", workdir / "configs", dirs_exist_ok=True)
-    (workdir / "bench.yaml").write_text(OVERRIDE.format(shards=args.shards))
+    workdir = paper_scale_workflow(args.shards, args.keep, "rebuild-bench-")
 
     jobs = planned_outputs(smk(workdir, "--dry-run", "all")[2])
     made = fake_outputs(workdir, jobs, directory_outputs(workdir))
