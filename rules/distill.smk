@@ -2,8 +2,12 @@
 from distillery.plan.cluster_geometry import teacher_resource
 from distillery.plan.conda_envs import generation_env
 
+from distillery.plan.rule_params import distill_teacher
+
 JUDGE_MODEL = (config["distill"].get("judge") or {}).get("model", "")
 DISTILL_TARGETS = expand(f"{paths.DISTILL}/{{teacher}}/summary.json", teacher=TEACHERS)
+DISTILLED = {name: distill_teacher(teacher, config) for name, teacher in TEACHERS.items()}
+RELEASED = [name for name, teacher in TEACHERS.items() if teacher["backend"] == "dataset"] or ["-"]
 
 
 rule local_model:
@@ -22,10 +26,37 @@ rule local_model:
         "../scripts/local_model.py"
 
 
+rule release_index:
+    input:
+        lambda w: TEACHERS[w.teacher]["dataset"]["paths"],
+    output:
+        index=paths.RELEASE_INDEX,
+        rejects=f"{paths.DISTILL}/{{teacher}}/release/index.rejects.parquet",
+        report=f"{paths.DISTILL}/{{teacher}}/release/index.report.json",
+    log:
+        "logs/distill/{teacher}/release_index.log",
+    wildcard_constraints:
+        teacher=alternatives(RELEASED),
+    conda:
+        "../envs/cpu.yaml"
+    params:
+        paths=lambda w: TEACHERS[w.teacher]["dataset"]["paths"],
+        code=code_fingerprint("release_index"),
+    script:
+        "../scripts/release_index.py"
+
+
+def distill_models(w):
+    """The models a distillation job loads that the workflow builds: teacher, judge, a release's tokenizer."""
+    teacher = DISTILLED[w.teacher]
+    return paths.built_by_workflow(teacher["model"], JUDGE_MODEL, teacher.get("dataset", {}).get("tokenizer"))
+
+
 rule distill_shard:
     input:
         shard=paths.QUERY_SHARD,
-        models=lambda w: paths.built_by_workflow(TEACHERS[w.teacher]["model"], JUDGE_MODEL),
+        models=distill_models,
+        release=lambda w: DISTILLED[w.teacher].get("dataset", {}).get("index", []),
     output:
         attempts=paths.ATTEMPTS,
         report=f"{paths.DISTILL}/{{teacher}}/{{shard}}.report.json",
@@ -44,7 +75,7 @@ rule distill_shard:
         tasks_per_gpu=0,
         mpi=teacher_resource(TEACHERS, "mpi"),
     params:
-        teacher=lambda w: TEACHERS[w.teacher],
+        teacher=lambda w: DISTILLED[w.teacher],
         distill=config["distill"],
         code=code_fingerprint("distill_shard"),
     script:

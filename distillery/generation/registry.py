@@ -44,7 +44,8 @@ def _vllm(entry: dict) -> Backend:
 def _dataset(entry: dict) -> Backend:
     from distillery.generation.dataset_backend import DatasetBackend
 
-    return DatasetBackend(entry["dataset"]["paths"], model_id=entry["model"])
+    release = entry["dataset"]
+    return DatasetBackend(release["paths"], entry["model"], release["index"], release["tokenizer"])
 
 
 BACKENDS: dict[str, Callable[[dict], Backend]] = {

@@ -34,14 +34,15 @@ from distillery.plan.content_store import ContentStore
 
 log = logging.getLogger("snakemake.logging")
 
-# What a restore saves hours or GPUs of: embeddings, decontamination, distillation, perplexity, training,
-# the evaluation's generation and grading. Every other rule's outputs are recorded (for the cutoff) but
-# not kept: rerunning them costs less than keeping each version.
+# What a restore saves hours or GPUs of: embeddings, decontamination, a release's index, distillation,
+# perplexity, training, the evaluation's generation and grading. Every other rule's outputs are recorded
+# (for the cutoff) but not kept: rerunning them costs less than keeping each version.
 STORED_RULES = frozenset(
     {
         "embed_queries",
         "embed_benchmarks",
         "decontaminate_queries",
+        "release_index",
         "distill_shard",
         "corpus_perplexity",
         "train_student",

@@ -12,6 +12,7 @@ LOCAL_MODEL = f"{MODELS}/gemma3-270m"  # rule local_model: the offline stand-in 
 QUERIES = f"{RESULTS}/queries"
 QUERY_SHARD = f"{QUERIES}/shards/{{shard}}.parquet"
 DISTILL = f"{RESULTS}/distill"
+RELEASE_INDEX = f"{DISTILL}/{{teacher}}/release/index.parquet"  # a dataset teacher's release, indexed
 ATTEMPTS = f"{DISTILL}/{{teacher}}/{{shard}}.parquet"
 CORPORA = f"{RESULTS}/corpora"
 TEACHER_CORPUS = f"{CORPORA}/{{teacher}}.parquet"

@@ -3,7 +3,7 @@ config reruns nothing (params are a rerun trigger)."""
 
 from __future__ import annotations
 
-from distillery.plan.paths import LOCAL_MODEL
+from distillery.plan.paths import LOCAL_MODEL, RELEASE_INDEX
 
 
 def quality_settings(quality: dict, teacher: str) -> dict:
@@ -17,6 +17,17 @@ def quality_settings(quality: dict, teacher: str) -> dict:
         "repetition": dict(quality["repetition"]),
         "perplexity": {"enabled": bool(ppl["enabled"]) and threshold is not None, "max": threshold},
     }
+
+
+def distill_teacher(teacher: dict, config: dict) -> dict:
+    """A teacher's entry as its distillation job reads it: a dataset teacher's gets the index of its
+    release (rule release_index) and the tokenizer its response lengths are counted with (its own
+    ``dataset.tokenizer``, else the analysis's)."""
+    if teacher["backend"] != "dataset":
+        return teacher
+    index = RELEASE_INDEX.format(teacher=teacher["name"])
+    tokenizer = teacher["dataset"].get("tokenizer") or student_tokenizer(config)
+    return {**teacher, "dataset": {**teacher["dataset"], "index": index, "tokenizer": tokenizer}}
 
 
 def student_tokenizer(config: dict) -> str:
