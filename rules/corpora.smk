@@ -108,7 +108,9 @@ rule export_corpus:
     conda:
         "../envs/cpu.yaml"
     params:
-        teacher=lambda w: {k: TEACHERS[w.teacher].get(k) for k in ("name", "model", "system_prompt")},
+        teacher=lambda w: {
+            k: TEACHERS[w.teacher].get(k) for k in ("name", "model", "system_prompt", "release_model_name")
+        },
         settings=CORPUS_CONFIG["export"],
         mode=CORPUS_CONFIG["mode"],
         code=code_fingerprint("export_corpus"),

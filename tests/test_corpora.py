@@ -24,7 +24,14 @@ from distillery.analysis.sample_stats import sample_stats, turns_text
 from distillery.analysis.token_counts import count_tokens, load_tokenizer
 from distillery.core.paper_numbers import paper_teacher
 from distillery.core.schema import ATTEMPT, CORPUS, PERPLEXITY, QUERY, SAMPLE_STATS
-from distillery.corpora.export import INFO_KEYS, dataset_card, export_corpus, release_sample
+from distillery.corpora.export import (
+    INFO_KEYS,
+    RELEASE_CATEGORIES,
+    dataset_card,
+    export_corpus,
+    release_model_name,
+    release_sample,
+)
 from distillery.corpora.parallel_corpora import write_parallel
 from distillery.corpora.perplexity import buckets
 from distillery.corpora.teacher_corpus import build_corpus, read_attempts
@@ -235,10 +242,14 @@ def test_release_sample_carries_the_query_fields_and_the_verdict(tmp_path):
         "score": 0.95,
         "ppl": float("nan"),
     }
-    sample = release_sample(row, "org/m", "paper prompt")
+    sample = release_sample(row, "org/m", "paper prompt", with_ppl=False)  # a corpus not scored throughout
     assert sample["system"] == "Be brief." and [t["from"] for t in sample["conversations"]] == ["human", "assistant"]
     info = sample["conversations"][-1]["info"]
-    assert tuple(info) == INFO_KEYS and info["ppl"] is None and info["verify_score"] == 0.95
+    assert tuple(info) == tuple(k for k in INFO_KEYS if k != "ppl") and info["verify_score"] == 0.95
+    assert all("ppl" not in turn["info"] for turn in sample["conversations"])  # never a null to compare
+    scored = release_sample({**row, "ppl": 2.5}, "org/m", "", categories=RELEASE_CATEGORIES)
+    assert scored["conversations"][-1]["info"]["ppl"] == 2.5
+    assert {t["info"]["category"] for t in scored["conversations"]} == {RELEASE_CATEGORIES[code["category"]]}
     assert json.loads(info["test_case"])["tests"][0]["output"] == "2"
     assert sample["conversations"][0]["info"]["think_content"] is None
     constrain = json.loads(
@@ -252,6 +263,12 @@ def test_release_sample_carries_the_query_fields_and_the_verdict(tmp_path):
     assert summary["samples"] == 0 and (tmp_path / "out/data/train-00000-of-00001.jsonl").read_text() == ""
     card = dataset_card({"name": "t", "model": "m"}, summary, {}, {"license": "other"}, "parallel")
     assert "size_categories:\n- n<1K" in card and "0 responses of `m`" in card
+
+
+def test_release_model_names_in_the_releases_style():
+    assert release_model_name({"model": "a-m-team/AM-Thinking-v1"}) == "am_thinking_v1"
+    assert release_model_name({"model": "Qwen/Qwen3-235B-A22B"}) == "qwen3_235b_a22b"
+    assert release_model_name({"model": "deepseek-reasoner", "release_model_name": "deepseek_r1"}) == "deepseek_r1"
 
 
 def test_length_buckets_respect_the_token_budget():

@@ -6,6 +6,7 @@ against Snakemake's dry run."""
 
 import csv
 import json
+import re
 from statistics import mean
 
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ import pytest
 from analysis_fixture import NUM_SHARDS, queries, save_tiny_model, shard, teachers, write_distillation
 from distillery.core.canonical import qid
 from distillery.core.release_records import decode, scan
+from distillery.generation.release_index import ReleaseIndex, build
 from distillery.plan.paths import shard_names
 from workflow import copy_workflow, planned, planned_jobs, snakemake
 
@@ -116,6 +118,31 @@ def test_export_reads_back_as_a_release(run):
     assert info["think_content"] and info["answer_content"] and sample["system"] == ""
     card = (workdir / "results/export/a/README.md").read_text()
     assert f"{len(parallel)} responses of `org/teacher-a`" in card and "path: data/train-*.jsonl" in card
+    assert "`ppl` is the response's perplexity" in card and "the threshold applied:" in card
+
+
+def test_export_in_the_releases_layout_reads_as_their_users_read_it(run, tmp_path):
+    """One file per category with the releases' names, read back by our reader (index, lookups) and by a
+    loader written the way the releases' users write them."""
+    workdir, qs, ts = run
+    parallel = sorted(set.intersection(*(set(kept(t)) for t in ts.values())))
+    folder = workdir / "results/export/a/release"
+    ours = {q["qid"]: q["category"] for q in qs}
+    theirs = {"math": "math", "code": "code", "science": "science", "if": "if", "chat": "multiturn", "general": "other"}
+    assert sorted(p.name for p in folder.iterdir()) == sorted({f"{theirs[ours[q]]}.jsonl" for q in parallel})
+    build([str(folder)], tmp_path / "index.parquet", tmp_path / "rejects.parquet")
+    records = ReleaseIndex(tmp_path / "index.parquet", [str(folder)]).lookup(parallel)
+    assert {q: r.response for q, r in records.items()} == {q: kept(ts["a"])[q] for q in parallel}
+    answered = re.compile(r"<think>(.*?)</think>\s*<answer>(.*?)</answer>", re.S)
+    for path in folder.iterdir():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            sample = json.loads(line)
+            first, last = sample["conversations"][0], sample["conversations"][-1]
+            assert first["info"]["category"] == path.stem == last["info"]["category"]
+            assert last["info"]["verify_score"] == 1.0 and last["info"]["model_name"] == "teacher_a"
+            assert last["info"]["ppl"] < 1e9  # a number, as public filters compare it
+            think, answer = answered.search(last["value"]).groups()
+            assert last["info"]["think_content"] == think.strip() and last["info"]["answer_content"] == answer.strip()
 
 
 def test_figure_numbers_match_the_fixture(run):

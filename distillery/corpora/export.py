@@ -1,16 +1,22 @@
-"""A corpus in the a-m-team release format (AM-Thinking-v1-Distilled, AM-Qwen3-Distilled), as JSONL
-shards and a dataset card, ready to push to the Hugging Face hub; the dataset backend reads it back.
+"""A corpus in the a-m-team release format (AM-Thinking-v1-Distilled, AM-Qwen3-Distilled), twice: as JSONL
+shards and a dataset card, ready to push to the Hugging Face hub, and in the release's own layout (one
+file per category at ``release/``, the release's category names and ``model_name`` style), for the
+scripts written against the releases; the dataset backend reads either back.
 
 Each line is ``{"system": ..., "conversations": [{"from": "human"|"assistant", "value", "info"}]}``;
 the last turn is the teacher's response and its ``info`` holds ``source, category, ground_truth,
 test_case, instruction_constrain, think_content, answer_content, verify_score, model_name, ppl``.
-Every turn carries all ten keys (null where they do not apply) so that the hub infers one schema.
+Every turn carries all these keys (null where they do not apply) so that the hub infers one schema, but
+``ppl``: public filters compare it as a number (``info["ppl"] < 3.25``), so it is left out of every
+record when some response has none (perplexity off), and the card says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -34,6 +40,23 @@ INFO_KEYS = (
 )
 SPEAKERS = {"user": "human", "assistant": "assistant"}
 BATCH = 10_000
+# Our categories as the releases name them, and their files (math.jsonl, ..., multiturn.jsonl, other.jsonl).
+RELEASE_CATEGORIES = {
+    "math": "math",
+    "code": "code",
+    "science": "science",
+    "if": "if",
+    "chat": "multiturn",
+    "general": "other",
+}
+
+
+def release_model_name(teacher: dict) -> str:
+    """``info.model_name`` in the releases' style (``am_thinking_v1``, ``qwen3_235b_a22b``), unless the
+    teacher names its own (``release_model_name``)."""
+    if teacher.get("release_model_name"):
+        return teacher["release_model_name"]
+    return re.sub(r"[^a-z0-9]+", "_", teacher["model"].rsplit("/", 1)[-1].lower()).strip("_")
 
 
 def system_prompt(teacher: dict) -> str:
@@ -67,28 +90,34 @@ def query_info(row: dict) -> dict:
     return info
 
 
-def release_sample(row: dict, model_name: str, system: str) -> dict:
-    """One corpus row as a release sample: the query's turns, then the response with its verdict."""
+def release_sample(row: dict, model_name: str, system: str, *, with_ppl: bool = True, categories=None) -> dict:
+    """One corpus row as a release sample: the query's turns, then the response with its verdict
+    (``categories``: our category -> the name the sample carries)."""
     base = query_info(row)
+    if categories:
+        base["category"] = categories[row["category"]]
     turns = [m for m in row["messages"] if m["role"] != "system"]
     own_system = "\n\n".join(m["content"] for m in row["messages"] if m["role"] == "system")
     conversations = [{"from": SPEAKERS[m["role"]], "value": m["content"], "info": dict(base)} for m in turns]
-    ppl = row.get("ppl")
-    conversations.append(
-        {
-            "from": "assistant",
-            "value": row["response"],
-            "info": {
-                **base,
-                "think_content": row["think"],
-                "answer_content": row["answer"],
-                "verify_score": row["score"],
-                "model_name": model_name,
-                "ppl": None if ppl is None or math.isnan(ppl) else ppl,
-            },
-        }
-    )
+    info = {
+        **base,
+        "think_content": row["think"],
+        "answer_content": row["answer"],
+        "verify_score": row["score"],
+        "model_name": model_name,
+    }
+    if with_ppl:
+        info["ppl"] = row["ppl"]
+    else:
+        for turn in conversations:
+            turn["info"].pop("ppl")
+        info.pop("ppl")
+    conversations.append({"from": "assistant", "value": row["response"], "info": info})
     return {"system": own_system or system, "conversations": conversations}
+
+
+def _scored(ppl) -> bool:
+    return ppl is not None and not math.isnan(ppl)
 
 
 def export_file_names(rows: int, rows_per_file: int) -> list[str]:
@@ -104,6 +133,7 @@ def export_corpus(corpus_path: str | Path, out_dir: str | Path, teacher: dict, r
     parquet = pq.ParquetFile(corpus_path)
     names = export_file_names(parquet.metadata.num_rows, rows_per_file)
     model, system = teacher["model"], system_prompt(teacher)
+    with_ppl = all(map(_scored, pq.read_table(corpus_path, columns=["ppl"]).column("ppl").to_pylist()))
     counts = {"category": Counter(), "source": Counter(), "verifier": Counter()}
     scores, ppls = [], []
     rows = parquet.iter_batches(BATCH)
@@ -119,13 +149,16 @@ def export_corpus(corpus_path: str | Path, out_dir: str | Path, teacher: dict, r
                     pending = batch.to_pylist()
                 take, pending = pending[: rows_per_file - written], pending[rows_per_file - written :]
                 for row in take:
-                    f.write(json.dumps(release_sample(row, model, system), ensure_ascii=False) + "\n")
+                    f.write(
+                        json.dumps(release_sample(row, model, system, with_ppl=with_ppl), ensure_ascii=False) + "\n"
+                    )
                     for key in counts:
                         counts[key][row[key]] += 1
                     scores.append(row["score"])
-                    if row["ppl"] is not None and not math.isnan(row["ppl"]):
+                    if _scored(row["ppl"]):
                         ppls.append(row["ppl"])
                 written += len(take)
+    release_files = export_release_layout(parquet, Path(out_dir) / "release", teacher, with_ppl)
     return {
         "samples": sum(counts["category"].values()),
         "files": names,
@@ -133,7 +166,27 @@ def export_corpus(corpus_path: str | Path, out_dir: str | Path, teacher: dict, r
         "mean_verify_score": sum(scores) / len(scores) if scores else None,
         "mean_ppl": sum(ppls) / len(ppls) if ppls else None,
         "scored_ppl": len(ppls),
+        "with_ppl": with_ppl,
+        "release_files": release_files,
+        "release_model_name": release_model_name(teacher),
     }
+
+
+def export_release_layout(parquet: pq.ParquetFile, folder: Path, teacher: dict, with_ppl: bool) -> list[str]:
+    """``folder/<category>.jsonl``: the corpus split as the releases ship, one file per category present."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model, system = release_model_name(teacher), system_prompt(teacher)
+    files: dict[str, object] = {}
+    with contextlib.ExitStack() as stack:  # each file closed, then renamed into place; none if any fails
+        for batch in parquet.iter_batches(BATCH):
+            for row in batch.to_pylist():
+                name = RELEASE_CATEGORIES[row["category"]]
+                if name not in files:
+                    tmp = stack.enter_context(atomic_path(folder / f"{name}.jsonl"))
+                    files[name] = stack.enter_context(open(tmp, "w", encoding="utf-8"))
+                sample = release_sample(row, model, system, with_ppl=with_ppl, categories=RELEASE_CATEGORIES)
+                files[name].write(json.dumps(sample, ensure_ascii=False) + "\n")
+    return sorted(f"{name}.jsonl" for name in files)
 
 
 def size_category(n: int) -> str:
@@ -231,6 +284,14 @@ def dataset_card(teacher: dict, summary: dict, corpus_report: dict, settings: di
         "`<think>…</think> <answer>…</answer>`. `info` holds `" + "`, `".join(INFO_KEYS) + "` (null where "
         "they do not apply; `test_case` and `instruction_constrain` are JSON strings).",
         "",
+        _ppl_note(summary, corpus_report),
+        "",
+        "The same samples in the a-m-team releases' own layout: `release/<category>.jsonl` ("
+        + ", ".join(f"`{name}`" for name in summary["release_files"])
+        + "), `info.category` in their vocabulary ("
+        + ", ".join(f"{ours} → `{theirs}`" for ours, theirs in RELEASE_CATEGORIES.items() if ours != theirs)
+        + f") and `info.model_name` in their style (`{summary['release_model_name']}`).",
+        "",
         "## Licence",
         "",
         f"Licence field: `{settings['license']}`. The responses were generated by `{teacher['model']}`: its "
@@ -239,6 +300,18 @@ def dataset_card(teacher: dict, summary: dict, corpus_report: dict, settings: di
         "",
     ]
     return "\n".join(lines)
+
+
+def _ppl_note(summary: dict, corpus_report: dict) -> str:
+    if summary["with_ppl"]:
+        return (
+            "`ppl` is the response's perplexity under the analysis LM (a number in every record); the "
+            f"threshold applied: {_threshold(corpus_report)}."
+        )
+    return (
+        "`ppl` is left out of every record: not every response was scored (perplexity check: "
+        f"{_threshold(corpus_report)}), and a filter such as `info['ppl'] < 3.25` must not meet a null."
+    )
 
 
 def _reasons(report: dict) -> str:
