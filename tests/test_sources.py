@@ -222,3 +222,45 @@ def test_benchmark_item_ids_must_be_unique(tmp_path):
     write_jsonl(tmp_path / "b.jsonl", [{"id": 1, "problem": "One?"}, {"id": 1, "problem": "Two?"}])
     with pytest.raises(SourceError, match="repeats row 1"):
         load_items("b", {"path": str(tmp_path / "b.jsonl"), "id": "id", "text": "problem"})
+
+
+def test_a_release_file_is_a_query_source_whose_qids_meet_its_responses(tmp_path):
+    """format: release: either record shape, compressed; the turns before the response become the query
+    (the qid a dataset teacher looks it up by), the response's info its references and meta."""
+    import zstandard
+
+    from distillery.core.canonical import qid
+
+    code = {"tests": [{"input": "[1, 2]", "output": "3", "testtype": "functional"}], "fn_name": "add"}
+    records = [
+        {
+            "system": "You are a helpful assistant.",
+            "conversations": [
+                {"from": "human", "value": "Add two numbers.", "info": {}},
+                {
+                    "from": "assistant",
+                    "value": "<think>t</think><answer>def add(a, b): return a + b</answer>",
+                    "info": {"source": "leetcode", "test_case": json.dumps(code), "verify_score": 1.0, "ppl": 2.5},
+                },
+            ],
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Stdin sum.", "info": {}},
+                {"role": "assistant", "content": "r", "info": {"test_case": {"inputs": ["1 2\n"], "outputs": ["3\n"]}}},
+            ]
+        },
+        {"conversations": [{"from": "human", "value": "no response"}]},
+    ]
+    path = tmp_path / "code.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    source = {"name": "am_code", "category": "code", "path": str(path), "format": "release"}
+    queries, rejects, report = ingest(source, MAX)
+    queries, rejects = queries.to_pylist(), rejects.to_pylist()
+    assert report["rows_read"] == 3 and report["kept"] == 2
+    assert [r["reason"] for r in rejects] == ["not_a_release_record"] and rejects[0]["row"] == 3
+    first, second = queries
+    assert first["qid"] == qid([{"role": "user", "content": "Add two numbers."}])  # no system prompt: as looked up
+    assert first["reference"]["fn_name"] == "add" and first["reference"]["tests"][0]["output"] == "3"
+    assert json.loads(first["meta"])["release"] == {"source": "leetcode", "verify_score": 1.0, "ppl": 2.5}
+    assert second["reference"]["tests"] == [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillery.core.canonical import qid
+from distillery.core.release_records import SUFFIXES as JSONL_SUFFIXES
+from distillery.core.release_records import open_binary, parse_record
 from distillery.core.schema import INGEST_REJECT, QUERY, TESTTYPE_ALIASES
 
 CONVERSATION_FIELDS = ("prompt", "messages", "conversations", "turns")
@@ -66,21 +68,16 @@ def read_rows(source: dict, base_dir: str | Path = ".") -> Iterator[RawRow]:
             raise SourceError(f"source {source['name']!r}: file not found: {path}")
         if path.suffix == ".parquet":
             yield from _read_parquet(path)
-        elif path.suffix == ".jsonl" or path.name.endswith(".jsonl.gz"):
+        elif path.name.endswith(JSONL_SUFFIXES):
             yield from _read_jsonl(path)
         else:
-            raise SourceError(f"source {source['name']!r}: {path}: expected .jsonl, .jsonl.gz or .parquet")
+            raise SourceError(f"source {source['name']!r}: {path}: expected .jsonl(.gz|.zst) or .parquet")
     else:
         yield from _read_hf(source["name"], source["hf"])
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRow]:
-    opener = open
-    if path.name.endswith(".gz"):
-        import gzip
-
-        opener = gzip.open
-    with opener(path, "rb") as f:
+    with open_binary(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -289,9 +286,64 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+# An a-m-team release record (format: release), once flattened by :func:`release_query`.
+RELEASE_FIELDS = {
+    "conversations": "conversations",
+    "answer": "answer",
+    "tests": "tests",
+    "test_type": "test_type",
+    "fn_name": "fn_name",
+    "instruction_id_list": "instruction_id_list",
+    "kwargs": "kwargs",
+    "meta": ["release"],
+}
+RELEASE_META = ("source", "category", "verify_score", "ppl", "model_name")
+
+
+def _decoded(value: Any, what: str) -> Any:
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise RowError("bad_release_info", f"{what}: not JSON: {e}") from None
+    return value
+
+
+def release_query(record: dict) -> dict:
+    """A release record (either shape) as the flat columns of :data:`RELEASE_FIELDS`: the turns before the
+    response, and the response's ``info`` (ground truth, test cases, instruction constraints; its own
+    verdict and perplexity kept in the query's meta, to compare ours with)."""
+    try:
+        released = parse_record(record)
+    except ValueError as e:
+        raise RowError("not_a_release_record", str(e)) from None
+    info = released.info
+    flat = {
+        "conversations": [{"from": t["role"], "value": t["content"]} for t in released.turns],
+        "answer": info.get("ground_truth", info.get("reference_answer")),
+        "release": {k: info[k] for k in RELEASE_META if k in info},
+    }
+    tests = _decoded(info.get("test_case"), "test_case")
+    if isinstance(tests, dict) and "tests" in tests:  # what Distillery exports
+        flat.update(tests=tests["tests"], fn_name=tests.get("fn_name"))
+    elif isinstance(tests, dict) and "inputs" in tests and "outputs" in tests:  # APPS/TACO style
+        flat["tests"] = [{"input": i, "output": o} for i, o in zip(tests["inputs"], tests["outputs"], strict=False)]
+        flat["fn_name"] = tests.get("fn_name")
+        flat["test_type"] = "functional" if tests.get("fn_name") else "stdin"
+    elif tests is not None:
+        flat["tests"] = tests
+    constraint = _decoded(info.get("instruction_constrain"), "instruction_constrain")
+    if isinstance(constraint, dict):
+        flat.update(instruction_id_list=constraint.get("instruction_id_list"), kwargs=constraint.get("kwargs"))
+    return flat
+
+
 def normalize_record(record: dict, source: dict, row: int, max_chars: int) -> dict:
     """One source row as a query (``schema.QUERY``), or :class:`RowError`."""
-    fields = source["fields"]
+    if source.get("format") == "release":
+        record, fields = release_query(record), RELEASE_FIELDS
+    else:
+        fields = source["fields"]
     messages, notes = _messages(record, fields)
 
     options = _options(_field(record, fields, "options"))
