@@ -5,8 +5,10 @@ from distillery.distill import teachers
 from distillery.distill.verify_and_retry import distill
 from distillery.generation.cache import GenerationCache
 from distillery.generation.registry import make_backend, open_engine
+from distillery.generation.release_index import agreement
 from distillery.generation.scheduler import Feeding
 from distillery.verify import Verifier
+from distillery.verify.result import PASS_THRESHOLD
 
 with job_log(snakemake.log[0]) as log:
     teacher, config = snakemake.params.teacher, snakemake.params.distill
@@ -29,6 +31,8 @@ with job_log(snakemake.log[0]) as log:
             progress("distill"),
         )
     report.update(teacher=teacher["name"], model=cache.model_identity, sampling_source=teacher["sampling_source"])
+    if teacher["backend"] == "dataset":  # a release re-verified: how often its own verdicts agree with ours
+        report["release_agreement"] = agreement(teacher["dataset"]["index"], attempts.to_pylist(), PASS_THRESHOLD)
     log.info(
         "generated %d, cache hits %d, accepted %d of %d",
         report["generated"],

@@ -90,6 +90,8 @@ def test_an_index_holds_every_record_once_and_reports_the_rest(release, tmp_path
     assert sorted(r["reason"] for r in rejects) == ["conflict", "duplicate", "duplicate", "malformed"]
     malformed = next(r for r in rejects if r["reason"] == "malformed")
     assert malformed["file"].endswith("math.jsonl") and malformed["line"] == 4
+    index = pq.read_table(tmp_path / "index.parquet").to_pylist()
+    assert sorted(r["verify_score"] for r in index if r["verify_score"] is not None) == [1.0, 1.0]  # their own
     conflict = next(r for r in rejects if r["reason"] == "conflict")
     assert conflict["file"].endswith("r1.jsonl") and conflict["kept_file"].endswith("math.jsonl")
     assert conflict["kept_line"] == 1  # the first occurrence wins

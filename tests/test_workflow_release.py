@@ -127,6 +127,10 @@ def test_the_release_path_builds_everything_and_its_counts_add_up(release_run):
     summaries = {t: json.loads((results / f"distill/{t}/summary.json").read_text()) for t in planted}
     assert {s["queries"] for s in summaries.values()} == {clean}
     assert summaries["deepseek-r1"]["accepted"] < summaries["am-thinking-v1"]["accepted"]  # half the queries
+    for summary in summaries.values():  # every release re-verified, its own verdicts compared with ours
+        agreement = summary["release_agreement"]
+        assert agreement["compared"] == agreement["agree"] + agreement["ours_only"] + agreement["release_only"]
+        assert agreement["agree"] >= 0.75 * agreement["compared"] > 0, agreement
     sizes = {pq.read_table(results / f"corpora/parallel/{t}.parquet").num_rows for t in planted}
     assert len(sizes) == 1 and sizes.pop() > 0
     for artifact in (

@@ -142,7 +142,7 @@ def shard_report(attempts: pa.Table, n_queries: int, counts: Counter, wall_s: fl
 def summarize_reports(reports: list[dict]) -> dict:
     """One teacher's shard reports added up."""
     total = Counter()
-    accepted_at = Counter()
+    accepted_at, agreement = Counter(), Counter()
     categories: dict[str, Counter] = defaultdict(Counter)
     for r in reports:
         total.update({k: r[k] for k in ("queries", "attempts", "generated", "cache_hits", "accepted")})
@@ -151,6 +151,7 @@ def summarize_reports(reports: list[dict]) -> dict:
         accepted_at.update({int(k): v for k, v in r["accepted_at_attempt"].items()})
         for category, c in r["by_category"].items():
             categories[category].update({k: c[k] for k in ("queries", "accepted", "unscorable")})
+        agreement.update(r.get("release_agreement", {}))
     by_category = {
         c: {**dict(v), "acceptance": round(v["accepted"] / v["queries"], 4) if v["queries"] else None}
         for c, v in sorted(categories.items())
@@ -161,4 +162,5 @@ def summarize_reports(reports: list[dict]) -> dict:
         "accepted_at_attempt": dict(sorted(accepted_at.items())),
         "by_category": by_category,
         "acceptance": round(total["accepted"] / total["queries"], 4) if total["queries"] else None,
+        **({"release_agreement": dict(agreement)} if agreement else {}),
     }

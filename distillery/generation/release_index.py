@@ -30,6 +30,7 @@ INDEX = pa.schema(
         ("offset", pa.int64()),
         ("length", pa.int64()),
         ("response_digest", pa.string()),
+        ("verify_score", pa.float64()),  # the release's own verdict, to compare ours with
     ]
 )
 REJECTS = pa.schema(
@@ -45,6 +46,13 @@ REJECTS = pa.schema(
 )
 BATCH = 100_000
 WINS = "first occurrence: files in the order configured (a folder's files sorted by name), then by line"
+
+
+def _number(value) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _digest(text: str) -> str:
@@ -107,6 +115,7 @@ def build(paths: list[str], index_path: str | Path, rejects_path: str | Path, pr
                         "offset": offset,
                         "length": len(line),
                         "response_digest": digest,
+                        "verify_score": _number(record.info.get("verify_score")),
                     }
                 )
     finally:
@@ -121,6 +130,22 @@ def build(paths: list[str], index_path: str | Path, rejects_path: str | Path, pr
         "malformed": counts["malformed"],
         "wins": WINS,
     }
+
+
+def agreement(index_path: str | Path, attempts: list[dict], threshold: float) -> dict:
+    """Our verdicts against the release's own (``verify_score`` >= ``threshold``) on the queries both
+    scored: how often they agree, and where they part."""
+    table = pq.read_table(index_path, columns=["qid", "verify_score"])
+    theirs = {q: s for q, s in zip(*(table.column(c).to_pylist() for c in ("qid", "verify_score")), strict=True)}
+    counts = Counter()
+    for row in attempts:
+        score = theirs.get(row["qid"])
+        if score is None or not row["scorable"]:
+            continue
+        ours, released = bool(row["accepted"]), score >= threshold
+        counts["compared"] += 1
+        counts["agree" if ours == released else ("ours_only" if ours else "release_only")] += 1
+    return {k: counts[k] for k in ("compared", "agree", "ours_only", "release_only")}
 
 
 class ReleaseIndex:
