@@ -167,7 +167,8 @@ class EarlyCutoff:
                 if action is not None and not _other_reasons(dag.reason(job)) and self.outputs_match(job, action):
                     up_to_date.add(job)
                     continue
-                restorable = action is not None and self.store.restorable(action)
+                # a forced job runs whatever the store holds: what it will write is not known yet
+                restorable = action is not None and not dag.reason(job).forced and self.store.restorable(action)
                 for i, path in enumerate(job.output):
                     virtual[str(path)] = tree_digest(action["outputs"][i]) if restorable else None
         return up_to_date, keys
