@@ -1,8 +1,9 @@
 """configs/release.yaml, scaled down: synthetic a-m-team releases of three teachers (both record shapes,
 one file per category, a .gz and a .zst, duplicates, a conflict and a malformed line planted) through the
-whole workflow: the first release's queries through query preparation, every release as a dataset
-teacher, corpora, figures, training, evaluation and tables. The counts must add up and every planted
-duplicate be reported."""
+workflow: the first release's queries through query preparation, every release as a dataset teacher,
+corpora, the data figures (2-5), the dataset table and the exports. The counts must add up and every
+planted duplicate be reported. (Training and evaluation on dataset teachers' corpora run in every test
+of the shared cheap run, tests/tiny_run.py.)"""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ from workflow import REPO, copy_workflow, snakemake
 pytestmark = pytest.mark.workflow
 
 PER_CATEGORY = 8
+TARGETS = (
+    "figures/fig2_category_distribution.pdf",
+    "figures/fig3_math_token_spans.pdf",
+    "figures/fig4_token_counts.pdf",
+    "figures/fig5_perplexity.pdf",
+    "tables/dataset_stats.md",
+)
 FILES = {"math": "math", "code": "code", "science": "science", "if": "if", "chat": "multiturn", "general": "other"}
 
 
@@ -106,7 +114,9 @@ def release_run(tmp_path_factory):
         "analysis:\n  tokenizer: tiny\n  perplexity: {model: tiny, dtype: float32, max_tokens: 64, batch_size: 4}\n"
         + tiny_run.TRAIN_EVAL
     )
-    proc = snakemake(workdir, "all", "--configfile", "config.yaml", "configs/release.yaml", "release-test.yaml")
+    targets = [f"results/{t}" for t in TARGETS]
+    targets += [f"results/export/{t}" for t in planted] + [f"results/distill/{t}/summary.json" for t in planted]
+    proc = snakemake(workdir, *targets, "--configfile", "config.yaml", "configs/release.yaml", "release-test.yaml")
     return workdir, planted, proc
 
 
@@ -133,15 +143,10 @@ def test_the_release_path_builds_everything_and_its_counts_add_up(release_run):
         assert agreement["agree"] >= 0.75 * agreement["compared"] > 0, agreement
     sizes = {pq.read_table(results / f"corpora/parallel/{t}.parquet").num_rows for t in planted}
     assert len(sizes) == 1 and sizes.pop() > 0
-    for artifact in (
-        "figures/fig2_category_distribution.pdf",
-        "figures/fig4_token_counts.pdf",
-        "figures/fig5_perplexity.pdf",
-        "tables/dataset_stats.md",
-        "tables/table1_accuracy.md",
-        "tables/table2_generation_length.md",
-    ):
+    for artifact in TARGETS:
         assert (results / artifact).stat().st_size > 0, artifact
+    for teacher in planted:  # exported in the releases' layout again
+        assert (results / f"export/{teacher}/release/math.jsonl").stat().st_size > 0
     # the queries carry the release's own verdict, to compare ours with
     meta = json.loads(pq.read_table(results / "queries/clean.parquet").column("meta")[0].as_py())
     assert "verify_score" in meta["release"]
