@@ -163,3 +163,28 @@ SAMPLE_STATS = pa.schema(
         ("ppl", pa.float64()),
     ]
 )
+
+# A release's index (rule release_index): where each query's record is, and the release's own verdict.
+RELEASE_INDEX = pa.schema(
+    [
+        ("qid", pa.string()),
+        ("file", pa.int32()),
+        ("line", pa.int64()),
+        ("offset", pa.int64()),
+        ("length", pa.int64()),
+        ("response_digest", pa.string()),
+        ("verify_score", pa.float64()),  # the release's own verdict, to compare ours with
+    ]
+)
+# The release records not indexed: malformed, or a duplicate or conflicting response for a query.
+RELEASE_REJECT = pa.schema(
+    [
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("qid", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("kept_file", pa.string()),
+        ("kept_line", pa.int64()),
+    ]
+)

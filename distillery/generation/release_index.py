@@ -21,29 +21,8 @@ import pyarrow.parquet as pq
 
 from distillery.core.canonical import QID_HEX_CHARS, qid
 from distillery.core.release_records import ReleaseRecord, decode, read_spans, release_files, scan
+from distillery.core.schema import RELEASE_INDEX, RELEASE_REJECT
 
-INDEX = pa.schema(
-    [
-        ("qid", pa.string()),
-        ("file", pa.int32()),
-        ("line", pa.int64()),
-        ("offset", pa.int64()),
-        ("length", pa.int64()),
-        ("response_digest", pa.string()),
-        ("verify_score", pa.float64()),  # the release's own verdict, to compare ours with
-    ]
-)
-REJECTS = pa.schema(
-    [
-        ("file", pa.string()),
-        ("line", pa.int64()),
-        ("qid", pa.string()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("kept_file", pa.string()),
-        ("kept_line", pa.int64()),
-    ]
-)
 BATCH = 100_000
 WINS = "first occurrence: files in the order configured (a folder's files sorted by name), then by line"
 
@@ -86,7 +65,7 @@ def build(paths: list[str], index_path: str | Path, rejects_path: str | Path, pr
     kept: dict[str, tuple[str, int, int]] = {}  # qid -> (response digest, file, line)
     counts: Counter = Counter()
     per_file = defaultdict(Counter)
-    index, rejects = _Batched(index_path, INDEX), _Batched(rejects_path, REJECTS)
+    index, rejects = _Batched(index_path, RELEASE_INDEX), _Batched(rejects_path, RELEASE_REJECT)
     try:
         for number, path in enumerate(files):
             for lineno, offset, line in progress(scan(path)):
