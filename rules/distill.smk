@@ -2,7 +2,7 @@
 from distillery.plan.cluster_geometry import teacher_resource
 from distillery.plan.conda_envs import generation_env
 
-from distillery.plan.rule_params import distill_teacher
+from distillery.plan.rule_params import distill_models, distill_teacher
 
 JUDGE_MODEL = (config["distill"].get("judge") or {}).get("model", "")
 DISTILL_TARGETS = expand(f"{paths.DISTILL}/{{teacher}}/summary.json", teacher=TEACHERS)
@@ -46,16 +46,10 @@ rule release_index:
         "../scripts/release_index.py"
 
 
-def distill_models(w):
-    """The models a distillation job loads that the workflow builds: teacher, judge, a release's tokenizer."""
-    teacher = DISTILLED[w.teacher]
-    return paths.built_by_workflow(teacher["model"], JUDGE_MODEL, teacher.get("dataset", {}).get("tokenizer"))
-
-
 rule distill_shard:
     input:
         shard=paths.QUERY_SHARD,
-        models=distill_models,
+        models=lambda w: distill_models(DISTILLED[w.teacher], JUDGE_MODEL),
         release=lambda w: DISTILLED[w.teacher].get("dataset", {}).get("index", []),
     output:
         attempts=paths.ATTEMPTS,

@@ -3,7 +3,7 @@ config reruns nothing (params are a rerun trigger)."""
 
 from __future__ import annotations
 
-from distillery.plan.paths import LOCAL_MODEL, RELEASE_INDEX
+from distillery.plan.paths import LOCAL_MODEL, RELEASE_INDEX, built_by_workflow
 
 
 def quality_settings(quality: dict, teacher: str) -> dict:
@@ -28,6 +28,12 @@ def distill_teacher(teacher: dict, config: dict) -> dict:
     index = RELEASE_INDEX.format(teacher=teacher["name"])
     tokenizer = teacher["dataset"].get("tokenizer") or student_tokenizer(config)
     return {**teacher, "dataset": {**teacher["dataset"], "index": index, "tokenizer": tokenizer}}
+
+
+def distill_models(teacher: dict, judge: str) -> list[str]:
+    """The models a distillation job loads that the workflow builds (its inputs): the teacher, the judge,
+    a release's tokenizer."""
+    return built_by_workflow(teacher["model"], judge, teacher.get("dataset", {}).get("tokenizer"))
 
 
 def student_tokenizer(config: dict) -> str:
