@@ -39,14 +39,20 @@ TARGET_RSS_GIB = 2.0
 WORDS = "the of and to in is that for it as with was on be by this are or an at from which we then so".split()
 
 
-def record(i: int, chars: int, rng: random.Random) -> str:
-    words = []
-    length = 0
-    while length < chars:
-        word = rng.choice(WORDS)
-        words.append(word)
-        length += len(word) + 1
-    text = " ".join(words)
+def text_pool(rng: random.Random, size: int = 1 << 20) -> str:
+    """A megabyte of words that responses are cut from (drawing every word would take longer than the
+    benchmark)."""
+    words, length = [], 0
+    while length < size:
+        words.append(rng.choice(WORDS))
+        length += len(words[-1]) + 1
+    return " ".join(words)
+
+
+def record(i: int, chars: int, rng: random.Random, pool: str) -> str:
+    chars = min(chars, len(pool) - 1)
+    start = rng.randrange(len(pool) - chars)
+    text = pool[start : start + chars]
     question = f"Question {i}: what follows from {rng.randrange(10**9)}?"
     answer = f"<think>{text}</think>\n<answer>{i}</answer>"
     info = {"source": "bench", "category": CATEGORIES[i % len(CATEGORIES)], "verify_score": 1.0, "ppl": 2.0}
@@ -64,6 +70,7 @@ def record(i: int, chars: int, rng: random.Random) -> str:
 def write_release(folder: Path, gb: float, mean_chars: int, seed: int = 0) -> int:
     """Per-category files of ``gb`` GB in all; returns the records written."""
     rng = random.Random(seed)
+    pool = text_pool(rng)
     folder.mkdir(parents=True, exist_ok=True)
     handles = {c: open(folder / f"{c}.jsonl", "w", encoding="utf-8") for c in CATEGORIES}
     written, n, last = 0, 0, None
@@ -72,7 +79,7 @@ def write_release(folder: Path, gb: float, mean_chars: int, seed: int = 0) -> in
             line = (
                 last
                 if last is not None and rng.random() < 0.01
-                else record(n, int(rng.expovariate(1 / mean_chars)), rng)
+                else record(n, int(rng.expovariate(1 / mean_chars)), rng, pool)
             )
             handles[CATEGORIES[n % len(CATEGORIES)]].write(line + "\n")
             written += len(line) + 1
