@@ -2,10 +2,10 @@ from distillery.core.artifacts import read_parquet, write_json, write_parquet
 from distillery.core.model_resolution import model_identity
 from distillery.core.runlog import job_log, progress
 from distillery.distill import teachers
+from distillery.distill.release_verdicts import TrustedVerdicts, agreement, release_scores
 from distillery.distill.verify_and_retry import distill
 from distillery.generation.cache import GenerationCache
 from distillery.generation.registry import make_backend, open_engine
-from distillery.generation.release_index import agreement
 from distillery.generation.scheduler import Feeding
 from distillery.verify import Verifier
 from distillery.verify.result import PASS_THRESHOLD
@@ -19,7 +19,12 @@ with job_log(snakemake.log[0]) as log:
     own_judge = teacher["backend"] == "transformers" and (config.get("judge") or {}).get("model") == teacher["model"]
     backend = make_backend(teacher) if own_judge else None
     shared = {teacher["model"]: backend} if own_judge else None
+    released = release_scores(teacher["dataset"]["index"]) if teacher["backend"] == "dataset" else None
+    trusted = released is not None and teacher["dataset"]["trust_verify_score"]
+    threshold = PASS_THRESHOLD if config.get("threshold") is None else config["threshold"]
     with Verifier.from_config(config, config["verify_processes"] or snakemake.threads, loaded=shared) as verifier:
+        if trusted:
+            verifier = TrustedVerdicts(verifier, released, threshold)
         attempts, report = distill(
             queries,
             teachers.settings(teacher, config["seed"]),
@@ -31,8 +36,8 @@ with job_log(snakemake.log[0]) as log:
             progress("distill"),
         )
     report.update(teacher=teacher["name"], model=cache.model_identity, sampling_source=teacher["sampling_source"])
-    if teacher["backend"] == "dataset":  # a release re-verified: how often its own verdicts agree with ours
-        report["release_agreement"] = agreement(teacher["dataset"]["index"], attempts.to_pylist(), PASS_THRESHOLD)
+    if released is not None and not trusted:  # how often the release's own verdicts agree with ours
+        report["release_agreement"] = agreement(released, attempts.to_pylist(), threshold)
     log.info(
         "generated %d, cache hits %d, accepted %d of %d",
         report["generated"],

@@ -133,3 +133,27 @@ def test_released_responses_are_matched_by_content_and_counted_in_tokens(release
     tokenizer = load_tokenizer(TOKENIZER)
     expected = len(tokenizer.encode(results[0].text, add_special_tokens=False).ids)
     assert results[0].completion_tokens == expected != len(results[0].text.split())
+
+
+def test_the_releases_verdicts_are_compared_with_ours_or_trusted(release, tmp_path):
+    from distillery.distill.release_verdicts import TrustedVerdicts, agreement, release_scores
+    from distillery.verify import Verifier
+
+    build(release, tmp_path / "index.parquet", tmp_path / "rejects.parquet")
+    scores = release_scores(tmp_path / "index.parquet")
+    scored = qid([{"role": "user", "content": "What is 2+2?"}])  # the release says 1.0
+    assert scores[scored] == 1.0 and qid([{"role": "user", "content": "Name a prime."}]) not in scores
+    queries = [
+        {"qid": scored, "category": "math", "reference": {"answer": "4"}},
+        {"qid": "f" * 32, "category": "math", "reference": {"answer": "4"}},  # the release has no verdict
+    ]
+    wrong = "<think>guess</think><answer>\\boxed{5}</answer>"
+    with Verifier(processes=1) as ours:
+        trusted = TrustedVerdicts(ours, scores, 0.9).score(queries, [wrong, wrong])
+        assert trusted[0].passed and trusted[0].verifier == "release"  # its verdict, whatever the text
+        assert not trusted[1].passed and trusted[1].verifier == "math"  # verified as usual
+        verified = ours.score(queries, [wrong, wrong])
+    attempts = [
+        {"qid": q["qid"], "scorable": v.scorable, "accepted": v.passed} for q, v in zip(queries, verified, strict=True)
+    ]
+    assert agreement(scores, attempts, 0.9) == {"compared": 1, "agree": 0, "ours_only": 0, "release_only": 1}

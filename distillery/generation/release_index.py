@@ -111,22 +111,6 @@ def build(paths: list[str], index_path: str | Path, rejects_path: str | Path, pr
     }
 
 
-def agreement(index_path: str | Path, attempts: list[dict], threshold: float) -> dict:
-    """Our verdicts against the release's own (``verify_score`` >= ``threshold``) on the queries both
-    scored: how often they agree, and where they part."""
-    table = pq.read_table(index_path, columns=["qid", "verify_score"])
-    theirs = {q: s for q, s in zip(*(table.column(c).to_pylist() for c in ("qid", "verify_score")), strict=True)}
-    counts = Counter()
-    for row in attempts:
-        score = theirs.get(row["qid"])
-        if score is None or not row["scorable"]:
-            continue
-        ours, released = bool(row["accepted"]), score >= threshold
-        counts["compared"] += 1
-        counts["agree" if ours == released else ("ours_only" if ours else "release_only")] += 1
-    return {k: counts[k] for k in ("compared", "agree", "ours_only", "release_only")}
-
-
 class ReleaseIndex:
     """Lookups in a built index: the record of each asked qid, read from its file alone."""
 
