@@ -2,7 +2,7 @@
 from distillery.plan.cluster_geometry import teacher_resource
 from distillery.plan.conda_envs import generation_env
 
-from distillery.plan.rule_params import distill_models, distill_teacher
+from distillery.plan.rule_params import distill_models, distill_teacher, release_paths
 
 JUDGE_MODEL = (config["distill"].get("judge") or {}).get("model", "")
 DISTILL_TARGETS = expand(f"{paths.DISTILL}/{{teacher}}/summary.json", teacher=TEACHERS)
@@ -26,9 +26,25 @@ rule local_model:
         "../scripts/local_model.py"
 
 
+rule release_download:
+    output:
+        directory(paths.RELEASE_DOWNLOAD),
+    log:
+        "logs/distill/{teacher}/release_download.log",
+    wildcard_constraints:
+        teacher=alternatives(RELEASED),
+    conda:
+        "../envs/cpu.yaml"
+    params:
+        hf=lambda w: TEACHERS[w.teacher]["dataset"]["hf"],
+        code=code_fingerprint("release_download"),
+    script:
+        "../scripts/release_download.py"
+
+
 rule release_index:
     input:
-        lambda w: TEACHERS[w.teacher]["dataset"]["paths"],
+        lambda w: release_paths(TEACHERS[w.teacher]),
     output:
         index=paths.RELEASE_INDEX,
         rejects=f"{paths.DISTILL}/{{teacher}}/release/index.rejects.parquet",
@@ -40,7 +56,7 @@ rule release_index:
     conda:
         "../envs/cpu.yaml"
     params:
-        paths=lambda w: TEACHERS[w.teacher]["dataset"]["paths"],
+        paths=lambda w: release_paths(TEACHERS[w.teacher]),
         code=code_fingerprint("release_index"),
     script:
         "../scripts/release_index.py"

@@ -157,3 +157,47 @@ def test_the_releases_verdicts_are_compared_with_ours_or_trusted(release, tmp_pa
         {"qid": q["qid"], "scorable": v.scorable, "accepted": v.passed} for q, v in zip(queries, verified, strict=True)
     ]
     assert agreement(scores, attempts, 0.9) == {"compared": 1, "agree": 0, "ours_only": 0, "release_only": 1}
+
+
+def test_a_hub_release_is_downloaded_resumably_and_linked(tmp_path, monkeypatch):
+    """The hub cannot be reached here: ``huggingface_hub.snapshot_download`` is replaced (a mock at that
+    boundary only) by a cache laid out as the hub's: snapshot links to blobs."""
+    import huggingface_hub
+
+    from distillery.distill.release_download import download
+
+    blobs, snapshot = tmp_path / "cache/blobs", tmp_path / "cache/snapshots/abc"
+    blobs.mkdir(parents=True)
+    (snapshot / "sub").mkdir(parents=True)
+    for name, text in (("math.jsonl", "m\n"), ("sub/if.jsonl.zst", "i\n")):
+        blob = blobs / name.replace("/", "_")
+        blob.write_text(text)
+        (snapshot / name).symlink_to(blob)
+    asked = {}
+
+    def snapshot_download(**kwargs):
+        asked.update(kwargs)
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    spec = {"id": "a-m-team/AM-Thinking-v1-Distilled", "revision": "main", "files": ["*.jsonl", "*.jsonl.zst"]}
+    assert download(spec, tmp_path / "out") == ["math.jsonl", "sub/if.jsonl.zst"]
+    assert asked["repo_type"] == "dataset" and asked["allow_patterns"] == spec["files"]
+    assert "local_dir" not in asked  # the hub's cache: an interrupted download resumes there
+    linked = tmp_path / "out/sub/if.jsonl.zst"
+    assert not linked.is_symlink() and linked.stat().st_ino == (blobs / "sub_if.jsonl.zst").stat().st_ino
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: str(tmp_path / "cache/blobs/none"))
+    (tmp_path / "cache/blobs/none").mkdir()
+    with pytest.raises(FileNotFoundError, match="AM-Thinking-v1-Distilled@main: no file matches"):
+        download(spec, tmp_path / "out2")
+
+
+def test_a_hub_release_is_planned_as_download_index_distill(tmp_path):
+    from workflow import copy_workflow, planned_jobs
+
+    workdir = copy_workflow(tmp_path / "wf")
+    teacher = "{name: am, backend: dataset, model: a-m-team/AM-Thinking-v1, system_prompt: null, max_attempts: 1,"
+    teacher += " dataset: {hf: {id: a-m-team/AM-Thinking-v1-Distilled, files: [math.jsonl]}}}"
+    (workdir / "hub.yaml").write_text(f"teachers: [{teacher}]\nshards: {{num_shards: 2}}\n")
+    jobs = planned_jobs(workdir, "results/distill/am/summary.json", extra=("--configfile", "config.yaml", "hub.yaml"))
+    assert jobs["release_download"] == 1 and jobs["release_index"] == 1 and jobs["distill_shard"] == 2

@@ -13,6 +13,7 @@ QUERIES = f"{RESULTS}/queries"
 QUERY_SHARD = f"{QUERIES}/shards/{{shard}}.parquet"
 DISTILL = f"{RESULTS}/distill"
 RELEASE_INDEX = f"{DISTILL}/{{teacher}}/release/index.parquet"  # a dataset teacher's release, indexed
+RELEASE_DOWNLOAD = f"{RESULTS}/releases/{{teacher}}"  # a release from the hub (dataset.hf)
 ATTEMPTS = f"{DISTILL}/{{teacher}}/{{shard}}.parquet"
 CORPORA = f"{RESULTS}/corpora"
 TEACHER_CORPUS = f"{CORPORA}/{{teacher}}.parquet"

@@ -3,7 +3,7 @@ config reruns nothing (params are a rerun trigger)."""
 
 from __future__ import annotations
 
-from distillery.plan.paths import LOCAL_MODEL, RELEASE_INDEX, built_by_workflow
+from distillery.plan.paths import LOCAL_MODEL, RELEASE_DOWNLOAD, RELEASE_INDEX, built_by_workflow
 
 
 def quality_settings(quality: dict, teacher: str) -> dict:
@@ -27,7 +27,15 @@ def distill_teacher(teacher: dict, config: dict) -> dict:
         return teacher
     index = RELEASE_INDEX.format(teacher=teacher["name"])
     tokenizer = teacher["dataset"].get("tokenizer") or student_tokenizer(config)
-    return {**teacher, "dataset": {**teacher["dataset"], "index": index, "tokenizer": tokenizer}}
+    release = {**teacher["dataset"], "paths": release_paths(teacher), "index": index, "tokenizer": tokenizer}
+    return {**teacher, "dataset": release}
+
+
+def release_paths(teacher: dict) -> list[str]:
+    """A dataset teacher's release files or folders: as configured, or where rule release_download puts
+    the hub's."""
+    release = teacher["dataset"]
+    return release["paths"] if "paths" in release else [RELEASE_DOWNLOAD.format(teacher=teacher["name"])]
 
 
 def distill_models(teacher: dict, judge: str) -> list[str]:
