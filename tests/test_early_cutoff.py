@@ -99,11 +99,14 @@ def test_store_gc_after_dropping_a_teacher_frees_exactly_what_it_no_longer_reach
     report = store(workdir, "gc", f"config.yaml,{tiny_run.OVERRIDE},alpha.yaml")
     freed = {tuple(line.split()[:2]) for line in report.splitlines()[1:]}
     freed_stored = {(rule, wildcards) for rule, wildcards in freed if rule in STORED_RULES}
-    # beta's distillation and perplexity; the students (their parallel corpus is alpha's alone now) and
-    # their evaluations; nothing of alpha's own distillation or of query preparation
+    # beta's release index, distillation and perplexity; the students (their parallel corpus is alpha's
+    # alone now) and their evaluations; nothing of alpha's own distillation or of query preparation
     assert any("beta" in w for r, w in freed_stored if r == "distill_shard")
-    assert not any("alpha" in w for r, w in freed_stored if r in ("distill_shard", "corpus_perplexity"))
+    teachers_own = ("release_index", "distill_shard", "corpus_perplexity")
+    assert not any("alpha" in w for r, w in freed_stored if r in teachers_own)
+    assert {w for r, w in freed_stored if r == "release_index"} == {'{"teacher":"beta"}'}
     assert {r for r, _ in freed_stored} == {
+        "release_index",
         "distill_shard",
         "corpus_perplexity",
         "train_student",
