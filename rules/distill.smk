@@ -2,7 +2,7 @@
 from distillery.plan.cluster_geometry import teacher_resource
 from distillery.plan.conda_envs import generation_env
 
-from distillery.plan.rule_params import distill_models, distill_teacher, release_paths
+from distillery.plan.rule_params import distill_models, distill_teacher
 
 JUDGE_MODEL = (config["distill"].get("judge") or {}).get("model", "")
 DISTILL_TARGETS = expand(f"{paths.DISTILL}/{{teacher}}/summary.json", teacher=TEACHERS)
@@ -44,7 +44,7 @@ rule release_download:
 
 rule release_index:
     input:
-        lambda w: release_paths(TEACHERS[w.teacher]),
+        lambda w: DISTILLED[w.teacher]["dataset"]["paths"],
     output:
         index=paths.RELEASE_INDEX,
         rejects=f"{paths.DISTILL}/{{teacher}}/release/index.rejects.parquet",
@@ -56,7 +56,7 @@ rule release_index:
     conda:
         "../envs/cpu.yaml"
     params:
-        paths=lambda w: release_paths(TEACHERS[w.teacher]),
+        paths=lambda w: DISTILLED[w.teacher]["dataset"]["paths"],
         code=code_fingerprint("release_index"),
     script:
         "../scripts/release_index.py"

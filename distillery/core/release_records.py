@@ -104,10 +104,11 @@ def scan(path: str | Path) -> Iterator[tuple[int, int, bytes]]:
 def read_spans(path: str | Path, spans: list[tuple[int, int]]) -> Iterator[bytes]:
     """The bytes at each (offset, length) of the decompressed file, in ascending order of offset: a seek
     each in a plain file; one pass that skips what is not asked for in a compressed one."""
+    seekable = not compressed(path)
     with open_binary(path) as handle:
         position = 0
         for offset, length in sorted(spans):
-            if compressed(path):
+            if not seekable:
                 while position < offset:  # skip: decompressed but never decoded
                     position += len(handle.read(min(READ, offset - position)))
             else:
