@@ -1,17 +1,24 @@
 """Code verifier: run the response's program against the query's tests in the sandbox.
 
-Score = fraction of tests passed (the first ``max_tests``, the paper uses up to 10). Functional
-(LeetCode/LiveCodeBench call-based) tests of one program run in a single sandbox launch: a harness
-loads the program once, calls the function per test under its own timer and streams one result line
-per test. Only the test *inputs* go into the sandbox and results are compared here, on the host, so a
-program can neither see the expected outputs nor fake a comparison (e.g. an object whose ``__eq__``
-is always true: results must be JSON). A launch that dies mid-way (a hang in C code, a crash) costs
-only the test in progress; the rest run in a new launch. stdin tests run one launch each.
+Score = fraction of tests passed (the first ``max_tests``, the paper uses up to 10), as in the
+AM-Thinking-v1 report: the last ```python or ```cpp block (the language the query asks for, else
+Python first), call-based and stdin/stdout tests. Every test of one program runs in a single sandbox
+launch: call-based tests in a harness that loads the program once and calls the function per test
+under its own timer; stdin tests in :mod:`distillery.verify.stdin_runner`; C++ is compiled first
+(:mod:`distillery.verify.cpp_build`). Only the test *inputs* go into the sandbox and results are
+compared here, on the host, so a program can neither see the expected outputs nor fake a comparison
+(e.g. an object whose ``__eq__`` is always true: results must be JSON). A launch that dies mid-way (a
+hang in C code, a crash) costs only the test in progress; the rest run in a new launch.
+
+Problems with many valid outputs (a special judge) cannot be graded by exact output: when the query
+carries a reference solution, the tests it does not pass exactly are left out of the score and named
+in the detail, instead of failing valid answers.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import re
@@ -20,8 +27,10 @@ import time
 
 from distillery.core.schema import TESTTYPE_ALIASES
 from distillery.verify import sandbox
+from distillery.verify.cpp_build import compile_cpp
 from distillery.verify.parse import split_response
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
+from distillery.verify.stdin_runner import Program, run_tests
 
 VERIFIER = "code"
 _MARK = "@@distillery-result@@ "
@@ -146,19 +155,40 @@ for i, text in zip(spec["indices"], spec["inputs"]):
 """ % {"mark": _MARK}
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+.#-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
-_PYTHON_TAGS = {"python", "py", "python3", "py3", ""}
+LANGUAGE_TAGS = {
+    "python": {"python", "py", "python3", "py3", ""},
+    "cpp": {"cpp", "c++", "cxx", "cc"},
+}
+_ASKS_CPP = re.compile(r"\b(?:in|using|with|write)\s+(?:a\s+)?(?:C\+\+|cpp)(?![\w+])", re.I)
 
 
-def extract_program(answer: str) -> str | None:
-    """The last fenced block tagged python/py (or untagged); blocks in other languages are not
-    programs to run (shell commands, sample output)."""
+def extract_program(answer: str, language: str = "python") -> str | None:
+    """The last fenced block in ``language`` (untagged counts as Python); blocks in other languages
+    are not programs to run (shell commands, sample output)."""
     if not answer:
         return None
-    blocks = [m.group(2) for m in _FENCE.finditer(answer) if m.group(1).lower() in _PYTHON_TAGS]
+    tags = LANGUAGE_TAGS[language]
+    blocks = [m.group(2) for m in _FENCE.finditer(answer) if m.group(1).lower() in tags]
     if not blocks:
         return None
     code = textwrap.dedent(blocks[-1]).strip("\n")
     return code + "\n" if code.strip() else None
+
+
+def asked_language(query: dict) -> str:
+    """C++ when the query's last user turn asks for it, else Python."""
+    users = [m.get("content") or "" for m in query.get("messages") or () if m.get("role") == "user"]
+    return "cpp" if users and _ASKS_CPP.search(users[-1]) else "python"
+
+
+def choose_program(answer: str, query: dict) -> tuple[str, str] | None:
+    """(language, source): the asked language's last block, else the other's."""
+    first = asked_language(query)
+    for language in (first, *(other for other in LANGUAGE_TAGS if other != first)):
+        code = extract_program(answer, language)
+        if code is not None:
+            return language, code
+    return None
 
 
 def _tests_of(query: dict) -> tuple[list[dict], str | None]:
@@ -212,14 +242,45 @@ def _reason_of(run: sandbox.RunResult) -> str:
     return f"runtime error: {last[0][:200]}"
 
 
-def _run_stdin(program: str, test: dict, opts: dict) -> tuple[bool, str]:
-    run = sandbox.run_python(program, stdin=test.get("input") or "", **opts)
-    if not run.ok:
-        return False, _reason_of(run)
-    got, expected = _normalise_stdout(run.stdout), _normalise_stdout(test.get("output") or "")
-    if got == expected:
-        return True, ""
-    return False, f"expected {_short(expected)}, got {_short(got)}"
+def _stdin_verdict(outcome: dict | None, expected_text: str, launch: sandbox.RunResult | None) -> tuple[bool, str]:
+    if outcome is None:
+        return False, "not run: an earlier test timed out"
+    status = outcome["status"]
+    if status == "ok":
+        got, expected = _normalise_stdout(outcome["stdout"]), _normalise_stdout(expected_text)
+        if got == expected:
+            return True, ""
+        return False, f"expected {_short(expected)}, got {_short(got)}"
+    if status == "timeout":
+        return False, "timed out"
+    if status == "skipped":
+        return False, f"not run: {outcome.get('why', '')}"
+    if status == "output_limit":
+        return False, "output limit exceeded"
+    if status == "signal" and outcome.get("signal") == 9 and launch is not None and launch.oom_kills:
+        return False, f"memory limit exceeded ({launch.memory_bound})"
+    if status == "signal":
+        return False, f"killed (signal {outcome.get('signal')})"
+    if status == "died":
+        return False, f"killed ({outcome.get('stderr') or 'sandbox'})"
+    if status == "load":
+        return False, f"program did not load: {outcome.get('stderr', '')}"
+    last = outcome.get("stderr", "").strip().splitlines()[-1:] or [f"exit code {outcome.get('exit')}"]
+    return False, f"runtime error: {last[0][:200]}"
+
+
+def _run_stdin(program: Program, items, opts: dict, budget_end: float) -> dict[int, tuple[bool, str]]:
+    """``items``: (index, test), all in one launch (see :mod:`distillery.verify.stdin_runner`)."""
+    tests = dict(items)
+    outcomes, launch = run_tests(
+        program,
+        {i: t.get("input") or "" for i, t in items},
+        timeout_s=opts["timeout_s"],
+        budget_s=max(budget_end - time.monotonic(), 0.1),
+        memory_mb=opts["memory_mb"],
+        allow_unsandboxed=opts["allow_unsandboxed"],
+    )
+    return {i: _stdin_verdict(outcomes.get(i), tests[i].get("output") or "", launch) for i in tests}
 
 
 def _check_functional(expected_text: str, outcome: dict) -> tuple[bool, str]:
@@ -256,11 +317,12 @@ def _run_functional(program, fn_name, items, opts, budget_end) -> dict[int, tupl
             "indices": [i for i, _ in pending],
             "inputs": [t.get("input") or "" for _, t in pending],
         }
-        launch_opts = dict(opts, timeout_s=min(per_test * len(pending) + 1.0, max(budget_end - time.monotonic(), 0.1)))
         run = sandbox.run_python(
             HARNESS,
             files={"solution.py": PREAMBLE + program, "spec.json": json.dumps(spec)},
-            **launch_opts,
+            timeout_s=min(per_test * len(pending) + 1.0, max(budget_end - time.monotonic(), 0.1)),
+            memory_mb=opts["memory_mb"],
+            allow_unsandboxed=opts["allow_unsandboxed"],
         )
         outcomes, load = {}, None
         for line in run.stdout.split("\n"):
@@ -294,6 +356,51 @@ def _run_functional(program, fn_name, items, opts, budget_end) -> dict[int, tupl
     return verdicts
 
 
+def _program_of(language: str, source: str, opts: dict) -> tuple[Program | None, str]:
+    if language == "python":
+        return Program("python", source), ""
+    build = compile_cpp(source, allow_unsandboxed=opts["allow_unsandboxed"])
+    if build.binary is None:
+        return None, build.message
+    return Program("cpp", source, build.binary), ""
+
+
+def _run_all(program: Program, fn_name, items, opts, budget_end) -> dict[int, tuple[bool, str]]:
+    """Verdict per test index; ``items`` are (index, test) with their kind resolved."""
+    verdicts: dict[int, tuple[bool, str]] = {}
+    functional = [(i, t) for i, t, kind in items if kind == "functional"]
+    stdin = [(i, t) for i, t, kind in items if kind == "stdin"]
+    if functional and program.language != "python":
+        verdicts.update((i, (False, "call-based tests need a Python program")) for i, _ in functional)
+    elif functional:
+        verdicts.update(_run_functional(program.source, fn_name, functional, opts, budget_end))
+    if stdin:
+        verdicts.update(_run_stdin(program, stdin, opts, budget_end))
+    return verdicts
+
+
+def _solution_program(solution: str) -> tuple[str, str]:
+    """A reference solution: a fenced block in a known language, else bare source."""
+    for language in LANGUAGE_TAGS:
+        code = extract_program(solution, language)
+        if code is not None and "```" in solution:
+            return language, code
+    return ("cpp" if "#include" in solution else "python"), solution
+
+
+@functools.lru_cache(maxsize=512)
+def _reference_passes(solution: str, items_json: str, fn_name, opts_json: str) -> tuple[int, ...] | str:
+    """Indices of the tests the reference solution passes exactly (or why it could not run), once
+    per problem in a worker: every response to the problem needs it."""
+    opts = json.loads(opts_json)
+    program, why = _program_of(*_solution_program(solution), opts)
+    if program is None:
+        return f"reference solution: {why}"
+    items = [tuple(x) for x in json.loads(items_json)]
+    verdicts = _run_all(program, fn_name, items, opts, time.monotonic() + opts["total_timeout_s"])
+    return tuple(i for i, (ok, _) in sorted(verdicts.items()) if ok)
+
+
 def verify_code(
     query: dict,
     response: str,
@@ -304,44 +411,54 @@ def verify_code(
     threshold: float = PASS_THRESHOLD,
     allow_unsandboxed: bool = False,
 ) -> VerifyResult:
-    """``timeout_s`` is per test; ``total_timeout_s`` bounds one response (tests not started by then
-    fail), so that a program that hangs on every test costs at most that. ``allow_unsandboxed`` lets
-    :func:`sandbox.run_python` fall back to rlimits alone where bubblewrap cannot run: an explicit
-    opt-out, never for untrusted code on a shared machine."""
+    """``timeout_s`` is per test (a test that runs out ends the program's run); ``total_timeout_s``
+    bounds one response (tests not started by then fail); ``memory_mb`` bounds each process and the
+    run as a whole. ``allow_unsandboxed`` lets :func:`sandbox.run_command` fall back to rlimits alone
+    where bubblewrap cannot run: an explicit opt-out, never for untrusted code on a shared machine."""
     tests, fn_name = _tests_of(query)
     if not tests:
         return VerifyResult.unscorable(VERIFIER, "query has no tests")
     parsed = split_response(response)
     if parsed.answer is None:
         return VerifyResult.fail(VERIFIER, parsed.problem or "no answer")
-    program = extract_program(parsed.answer)
-    if program is None:
-        return VerifyResult.fail(VERIFIER, "no ```python code block in the answer")
+    chosen = choose_program(parsed.answer, query)
+    if chosen is None:
+        return VerifyResult.fail(VERIFIER, "no ```python or ```cpp code block in the answer")
     tests = tests[:max_tests]
     if not tests:
         return VerifyResult.unscorable(VERIFIER, f"no tests to run (max_tests={max_tests})")
-    opts = dict(timeout_s=timeout_s, memory_mb=memory_mb, allow_unsandboxed=allow_unsandboxed)
-    budget_end = time.monotonic() + total_timeout_s
-    verdicts: dict[int, tuple[bool, str]] = {}
-    functional = []
+    items = []
     for i, test in enumerate(tests):
         declared = test.get("testtype") or ("functional" if fn_name else "stdin")
         kind = TESTTYPE_ALIASES.get(str(declared).lower())
         if kind is None:
             return VerifyResult.unscorable(VERIFIER, f"test {i + 1}: unknown test type {declared!r}")
-        if kind == "functional":
-            if not fn_name:
-                return VerifyResult.unscorable(VERIFIER, "functional tests but no fn_name")
-            functional.append((i, test))
-        elif time.monotonic() >= budget_end:
-            verdicts[i] = (False, "not run: time budget spent")
-        else:
-            verdicts[i] = _run_stdin(program, test, opts)
-    if functional:
-        verdicts.update(_run_functional(program, fn_name, functional, opts, budget_end))
+        if kind == "functional" and not fn_name:
+            return VerifyResult.unscorable(VERIFIER, "functional tests but no fn_name")
+        items.append((i, test, kind))
+    opts = dict(
+        timeout_s=timeout_s, memory_mb=memory_mb, allow_unsandboxed=allow_unsandboxed, total_timeout_s=total_timeout_s
+    )
+    gradeable, note = set(range(len(tests))), ""
+    solution = (query.get("reference") or {}).get("solution")
+    if solution:
+        passes = _reference_passes(solution, json.dumps(items), fn_name, json.dumps(opts, sort_keys=True))
+        if isinstance(passes, str):
+            return VerifyResult.unscorable(VERIFIER, passes)
+        if not passes:
+            return VerifyResult.unscorable(VERIFIER, "the reference solution passes no test exactly")
+        gradeable = set(passes)
+        if len(gradeable) < len(tests):
+            others = ", ".join(str(i + 1) for i in range(len(tests)) if i not in gradeable)
+            note = f"; tests {others} not exactly gradeable (the reference solution's output differs): left out"
+    program, why = _program_of(*chosen, opts)
+    if program is None:
+        return VerifyResult.fail(VERIFIER, why)
+    to_run = [x for x in items if x[0] in gradeable]
+    verdicts = _run_all(program, fn_name, to_run, opts, time.monotonic() + total_timeout_s)
     n_pass = sum(ok for ok, _ in verdicts.values())
-    detail = f"{n_pass}/{len(tests)} tests passed"
+    detail = f"{n_pass}/{len(verdicts)} tests passed" + (" (C++)" if program.language == "cpp" else "")
     failures = [i for i in sorted(verdicts) if not verdicts[i][0]]
     if failures:
         detail += f"; first failure: test {failures[0] + 1}: {verdicts[failures[0]][1]}"
-    return VerifyResult.of(n_pass / len(tests), VERIFIER, detail, threshold=threshold)
+    return VerifyResult.of(n_pass / len(verdicts), VERIFIER, detail + note, threshold=threshold)

@@ -17,9 +17,11 @@ that outlive the run (measured on the project's machines). The recipe here conta
   from memfds, so nothing is written on the host;
 * rlimits (CPU, address space, processes, file size, open files, no core) are set in the launcher
   and inherited by the program; stdout/stderr are read up to a cap, then the run is killed; a
-  wall-clock deadline kills the whole process group.
+  wall-clock deadline kills the whole process group;
+* the run as a whole (every process, its tmpfs files) has one memory bound
+  (:mod:`distillery.verify.memory_bound`): a memory cgroup where one can be made, else a watchdog.
 
-:func:`run_python` is safe to call from many processes (or threads) at once.
+:func:`run_python` and :func:`run_command` are safe to call from many processes (or threads) at once.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from distillery.verify.memory_bound import bound_for, kill_tree
+
 log = logging.getLogger(__name__)
 
 WORKDIR = "/sandbox"  # the program's cwd inside the sandbox; holds main.py and any data files
@@ -60,9 +64,13 @@ class RunResult:
     stdout: str
     stderr: str
     timed_out: bool
-    killed_reason: str | None  # "timeout", "output_limit", "cpu_limit", "signal N" or None
+    killed_reason: str | None  # "timeout", "output_limit", "cpu_limit", "memory_limit", "file_limit", "signal N"
     wall_s: float
     sandboxed: bool = True
+    memory_bound: str = ""  # how the run's memory was bounded: "cgroup v1", "cgroup v2" or "watchdog"
+    oom_kills: int = 0  # processes of the run killed at the memory bound
+    peak_memory_bytes: int | None = None  # of the whole run, where the bound measures it
+    stdout_bytes: bytes = field(default=b"", repr=False)  # stdout undecoded (a compiler's binary)
 
     @property
     def ok(self) -> bool:
@@ -71,7 +79,8 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-run resource limits. ``memory_mb`` caps the address space (Python itself needs ~30 MB)."""
+    """Per-run resource limits. ``memory_mb`` caps each process's address space (Python itself needs
+    ~30 MB) and all the run's processes together; ``max_files`` the files in its tmpfs mounts."""
 
     timeout_s: float = 5.0
     memory_mb: int = 1024
@@ -80,6 +89,7 @@ class Limits:
     max_file_mb: int = 64
     tmpfs_mb: int = 64
     max_open_files: int = 64
+    max_files: int = 4096
 
 
 @dataclass
@@ -141,8 +151,18 @@ def _check_python(python: str) -> None:
         raise SandboxUnavailable(f"the sandbox runs an interpreter under /usr (Debian's python3), not {python}")
 
 
+def _enter(limits: Limits, bound, drop_uid: bool, uid: int) -> None:
+    """Runs in the forked launcher: joins the run's memory bound, drops to the slot's uid, sets the
+    rlimits; everything it starts inherits all three."""
+    bound.join()
+    if drop_uid:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    _set_limits(limits, drop_uid)
+
+
 def _set_limits(limits: Limits, limit_procs: bool) -> None:
-    """Runs in the forked launcher after the uid drop; everything it starts inherits the limits."""
     cpu = max(1, math.ceil(limits.timeout_s)) + 1
     pairs = [
         (resource.RLIMIT_CPU, cpu),
@@ -170,7 +190,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) -> list[str]:
+def _bwrap_args(bwrap: str, limits: Limits, files: dict[str, int], executables, binds) -> list[str]:
     args = [
         bwrap,
         "--unshare-all",
@@ -216,7 +236,11 @@ def _bwrap_args(bwrap: str, python: str, limits: Limits, files: dict[str, int]) 
         WORKDIR,
     ]
     for name, fd in files.items():
+        if name in executables:
+            args += ["--perms", "0555"]
         args += ["--ro-bind-data", str(fd), f"{WORKDIR}/{name}"]
+    for source, target in binds:
+        args += ["--ro-bind", str(source), target]
     args += [
         "--chdir",
         WORKDIR,
@@ -245,13 +269,12 @@ def _probe(bwrap: str, python: str, drop_uid: bool, uid_base: int) -> None:
     try:
         proc = _launch(
             bwrap,
-            python,
-            ["-c", "print(6*7)"],
+            [python, "-I", "-S", "-B", "-c", "print(6*7)"],
             stdin=b"",
             files={},
             limits=Limits(timeout_s=10),
             drop_uid=drop_uid,
-            uid=slot.uid,
+            slot=slot.uid,
         )
     finally:
         slot.release()
@@ -263,30 +286,28 @@ def _probe(bwrap: str, python: str, drop_uid: bool, uid_base: int) -> None:
         )
 
 
-def _launch(bwrap, python, argv, *, stdin, files, limits, drop_uid, uid) -> RunResult:
+def _launch(bwrap, command, *, stdin, files, limits, drop_uid, slot, executables=(), binds=()) -> RunResult:
+    """``slot``: the uid the run takes (when ``drop_uid``) and the name of its memory bound."""
     fds = {name: _memfd(name, data) for name, data in files.items()}
     stdin_fd = _memfd("stdin", stdin) if stdin else None
+    bound = bound_for(slot, limits.max_files)
+    bound.arm(limits.memory_mb << 20)
     try:
-        cmd = _bwrap_args(bwrap, python, limits, fds) + [python, "-I", "-S", "-B", *argv]
-        popen_kw = {}
-        if drop_uid:
-            popen_kw = {"user": uid, "group": uid, "extra_groups": []}
         proc = subprocess.Popen(
-            cmd,
+            _bwrap_args(bwrap, limits, fds, executables, binds) + list(command),
             stdin=stdin_fd if stdin_fd is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             pass_fds=tuple(fds.values()),
             start_new_session=True,
-            preexec_fn=functools.partial(_set_limits, limits, drop_uid),
-            **popen_kw,
+            preexec_fn=functools.partial(_enter, limits, bound, drop_uid, slot),
         )
     finally:
         for fd in fds.values():
             os.close(fd)
         if stdin_fd is not None:
             os.close(stdin_fd)
-    return _collect(proc, limits, sandboxed=True)
+    return _collect(proc, limits, sandboxed=True, bound=bound)
 
 
 def _children(pid: int) -> list[int]:
@@ -323,9 +344,11 @@ def _kill_group(proc: subprocess.Popen) -> None:
             pass
 
 
-def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool) -> RunResult:
-    """Reads both pipes up to the output cap and enforces the wall-clock deadline. The deadline
-    includes interpreter start-up, so it gets a small grace on top of the program's own limit."""
+def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool, bound=None) -> RunResult:
+    """Reads both pipes up to the output cap and enforces the wall-clock deadline (and, with a
+    watchdog bound, the memory bound at each of its ticks). The deadline includes interpreter
+    start-up, so it gets a small grace on top of the program's own limit."""
+    tick = getattr(bound, "interval_s", None)
     start = time.perf_counter()
     deadline = start + limits.timeout_s + 0.5
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
@@ -340,7 +363,12 @@ def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool) -> RunResu
             if remaining <= 0:
                 reason = "timeout"
                 break
-            for key, _ in sel.select(remaining):
+            if tick is not None:
+                reason = bound.poll(proc.pid)
+                if reason:
+                    kill_tree(proc.pid)
+                    break
+            for key, _ in sel.select(min(remaining, tick) if tick else remaining):
                 data = os.read(key.fd, 1 << 16)
                 if not data:
                     sel.unregister(key.fileobj)
@@ -363,6 +391,9 @@ def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool) -> RunResu
     wall = time.perf_counter() - start
     proc.stdout.close()
     proc.stderr.close()
+    oom_kills, peak = bound.finish() if bound is not None else (0, None)
+    if reason is None and oom_kills:
+        reason = "memory_limit"
     if reason is None and returncode is not None:
         # bwrap reports a signal death of the program as 128+N; the kernel sends SIGKILL at the
         # hard CPU limit (SIGXCPU at the soft one, which we set equal).
@@ -376,11 +407,15 @@ def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool) -> RunResu
     return RunResult(
         returncode=None if reason in ("timeout", "output_limit") else returncode,
         stdout=out[: limits.max_output_bytes].decode("utf-8", "replace"),
+        stdout_bytes=out[: limits.max_output_bytes],
         stderr=err[: limits.max_output_bytes].decode("utf-8", "replace"),
         timed_out=reason in ("timeout", "cpu_limit"),
         killed_reason=reason,
         wall_s=wall,
         sandboxed=sandboxed,
+        memory_bound=getattr(bound, "kind", "rlimits only"),
+        oom_kills=oom_kills,
+        peak_memory_bytes=peak,
     )
 
 
@@ -396,25 +431,58 @@ def run_python(
     *,
     files: dict[str, str | bytes] | None = None,
     argv: list[str] | None = None,
+    python: str | None = None,
+    **options,
+) -> RunResult:
+    """Runs ``code`` as ``/sandbox/main.py`` with ``stdin``; ``files`` are extra read-only files in
+    ``/sandbox``; ``options`` as :func:`run_command`'s."""
+    python = python or _default_python()
+    return run_command(
+        [python, "-I", "-S", "-B", f"{WORKDIR}/main.py", *(argv or [])],
+        stdin,
+        timeout_s,
+        memory_mb,
+        files={"main.py": code, **(files or {})},
+        python=python,
+        **options,
+    )
+
+
+def run_command(
+    command: list[str],
+    stdin: str | bytes = "",
+    timeout_s: float = 5.0,
+    memory_mb: int = 1024,
+    *,
+    files: dict[str, str | bytes] | None = None,
+    executables: tuple[str, ...] = (),
+    binds: tuple[tuple[str, str], ...] = (),
     max_output_bytes: int = 8 << 20,
     max_processes: int = 64,
+    max_file_mb: int = 64,
+    max_open_files: int = 64,
     tmpfs_mb: int = 64,
+    max_files: int = 4096,
     python: str | None = None,
     uid_base: int = DEFAULT_UID_BASE,
     uid_slots: int = DEFAULT_UID_SLOTS,
     allow_unsandboxed: bool = False,
 ) -> RunResult:
-    """Runs ``code`` as ``/sandbox/main.py`` with ``stdin``; ``files`` are extra read-only files in
-    ``/sandbox``. Raises :class:`SandboxUnavailable` when bwrap cannot be used, unless
+    """Runs ``command`` (programs under /usr, or files of ``/sandbox``) in ``/sandbox``, which holds
+    ``files`` read-only (``executables`` among them may be run); ``binds`` are host folders shown
+    read-only at the given paths. Raises :class:`SandboxUnavailable` when bwrap cannot be used, unless
     ``allow_unsandboxed`` (never for untrusted code on a shared machine: it only has rlimits)."""
     limits = Limits(
         timeout_s=timeout_s,
         memory_mb=memory_mb,
         max_output_bytes=max_output_bytes,
         max_processes=max_processes,
+        max_file_mb=max_file_mb,
+        max_open_files=max_open_files,
         tmpfs_mb=tmpfs_mb,
+        max_files=max_files,
     )
-    payload = {"main.py": code.encode("utf-8")}
+    payload = {}
     for name, data in (files or {}).items():
         if "/" in name or name in ("", ".", ".."):
             raise ValueError(f"sandbox file names are plain names, got {name!r}")
@@ -432,25 +500,25 @@ def run_python(
     except SandboxUnavailable as e:
         if not allow_unsandboxed:
             raise
-        return _run_unsandboxed(python, payload, argv or [], stdin_b, limits, str(e))
-    slot = _acquire_slot(uid_base, uid_slots) if drop_uid else None
+        return _run_unsandboxed(command, payload, executables, stdin_b, limits, str(e))
+    slot = _acquire_slot(uid_base, uid_slots)
     try:
         return _launch(
             bwrap,
-            python,
-            [f"{WORKDIR}/main.py", *(argv or [])],
+            command,
             stdin=stdin_b,
             files=payload,
             limits=limits,
             drop_uid=drop_uid,
-            uid=slot.uid if slot else os.geteuid(),
+            slot=slot.uid,
+            executables=executables,
+            binds=binds,
         )
     finally:
-        if slot:
-            slot.release()
+        slot.release()
 
 
-def _run_unsandboxed(python, payload, argv, stdin_b, limits, why) -> RunResult:
+def _run_unsandboxed(command, payload, executables, stdin_b, limits, why) -> RunResult:
     """The explicit opt-in fallback: rlimits only. Not containment (see the module docstring)."""
     message = f"RUNNING UNTRUSTED CODE WITHOUT A SANDBOX (rlimits only): {why}"
     warnings.warn(message, RuntimeWarning, stacklevel=3)
@@ -458,11 +526,13 @@ def _run_unsandboxed(python, payload, argv, stdin_b, limits, why) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="distillery-unsandboxed-") as tmp:
         for name, data in payload.items():
             Path(tmp, name).write_bytes(data)
+            if name in executables:
+                os.chmod(Path(tmp, name), 0o700)
         with tempfile.TemporaryFile() as stdin_file:
             stdin_file.write(stdin_b)
             stdin_file.seek(0)
             proc = subprocess.Popen(
-                [python, "-I", "-S", "-B", str(Path(tmp, "main.py")), *argv],
+                [arg.replace(WORKDIR, tmp) for arg in command],
                 cwd=tmp,
                 stdin=stdin_file,
                 stdout=subprocess.PIPE,
