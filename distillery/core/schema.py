@@ -26,6 +26,7 @@ REFERENCE = pa.struct(
         ("fn_name", pa.string()),  # code, call-based tests
         ("instruction_id_list", pa.list_(pa.string())),  # IFEval
         ("kwargs", pa.string()),  # IFEval: JSON list, one object per instruction
+        ("solution", pa.string()),  # code: a reference program; tests it fails exactly need a special judge
     ]
 )
 

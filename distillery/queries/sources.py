@@ -282,6 +282,17 @@ def _string_list(value: Any, what: str) -> list[str] | None:
     return [str(v) for v in value]
 
 
+def _solution(value: Any) -> str | None:
+    """A reference program; a source's list of solutions gives its first."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise RowError("bad_type", f"solution: expected a program (text), got {type(value).__name__}")
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -370,6 +381,7 @@ def normalize_record(record: dict, source: dict, row: int, max_chars: int) -> di
         "fn_name": None if fn_name is None else str(fn_name),
         "instruction_id_list": _string_list(_field(record, fields, "instruction_id_list"), "instruction_id_list"),
         "kwargs": _kwargs(_field(record, fields, "kwargs")),
+        "solution": _solution(_field(record, fields, "solution")),
     }
     if reference["instruction_id_list"] is not None and reference["kwargs"] is not None:
         n_ids, n_kwargs = len(reference["instruction_id_list"]), len(json.loads(reference["kwargs"]))

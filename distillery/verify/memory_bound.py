@@ -210,9 +210,13 @@ def _read(path: Path) -> str:
         return ""
 
 
-def bound_for(slot: int, max_files: int, allow_cgroup: bool = True) -> CgroupBound | WatchdogBound:
-    """The memory bound of a run in ``slot`` (a cgroup where one can be made, else the watchdog)."""
-    parent = _cgroup_parent() if allow_cgroup else None
+def bound_for(slot: int, max_files: int) -> CgroupBound | WatchdogBound:
+    """The memory bound of a run in ``slot``: a cgroup where one can be made, else the watchdog
+    (always, with ``DISTILLERY_SANDBOX_MEMORY_BOUND=watchdog``)."""
+    choice = os.environ.get("DISTILLERY_SANDBOX_MEMORY_BOUND", "auto")
+    if choice not in ("auto", "watchdog"):
+        raise ValueError(f"DISTILLERY_SANDBOX_MEMORY_BOUND={choice!r}: auto or watchdog")
+    parent = _cgroup_parent() if choice == "auto" else None
     if parent is None:
         return WatchdogBound(max_files)
     path = parent[0] / f"slot-{slot}"
