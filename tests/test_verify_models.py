@@ -177,19 +177,24 @@ def test_transformers_backend_batches_like_single_requests_and_counts_tokens():
 def test_verifier_routes_chat_and_undecided_answers_to_the_judge():
     from distillery.verify import Verifier
 
-    queries = [
-        QUERY,
-        {"category": "math", "reference": {"answer": "5"}, "messages": []},
-        {"category": "math", "reference": {"answer": "5"}, "messages": []},
-    ]
-    replies = [
-        REPLY,
-        "<think>x</think><answer>\\boxed{\\text{five apples}}</answer>",
-        "<think>x</think><answer>\\boxed{5}</answer>",
-    ]
+    def math(boxed):
+        return {
+            "category": "math",
+            "reference": {"answer": "5"},
+            "messages": [],
+        }, f"<think>x</think><answer>\\boxed{{{boxed}}}</answer>"
+
+    # words math-verify reads as symbols, a box it reads no expression from; then a right and a wrong number
+    items = [math("\\text{five apples}"), math("five"), math("\\emph{five}"), math("5"), math("4")]
+    queries, replies = [QUERY] + [q for q, _ in items], [REPLY] + [r for _, r in items]
     alone = Verifier(processes=1).score(queries, replies)
-    assert not alone[0].scorable and alone[2].score == 1.0
-    backend = ScriptedBackend(["Rating: 9", "Rating: 10"])
+    assert not alone[0].scorable
+    for result in alone[1:4]:
+        assert (result.verifier, result.score, result.undecided) == ("math", 0.0, True) and result.scorable
+        assert "does not parse" in result.detail
+    assert [(r.score, r.undecided) for r in alone[4:]] == [(1.0, False), (0.0, False)]
+    backend = ScriptedBackend(["Rating: 9", "Rating: 10", "Rating: 3", "Rating: 9"])
     judged = Verifier(processes=1, judge=JudgeVerifier(backend)).score(queries, replies)
-    assert [r.verifier for r in judged] == ["judge", "judge" if alone[1].undecided else "math", "math"]
-    assert judged[0].score == 0.9 and judged[2].score == 1.0
+    assert [r.verifier for r in judged] == ["judge"] * 4 + ["math"] * 2
+    assert [r.score for r in judged] == [0.9, 1.0, 0.3, 0.9, 1.0, 0.0]
+    assert len(backend.seen) == 4 and "five apples" in backend.seen[1].messages[-1]["content"]

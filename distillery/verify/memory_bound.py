@@ -104,6 +104,22 @@ class WatchdogBound:
         return self.killed, self.peak
 
 
+class Unbounded:
+    kind = "rlimits only"
+
+    def arm(self, limit_bytes: int) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+    def poll(self, pid: int) -> str | None:
+        return None
+
+    def finish(self) -> tuple[int, int | None]:
+        return 0, None
+
+
 def _descendants(pid: int) -> list[int]:
     """``pid`` and every process below it, parents first."""
     children: dict[int, list[int]] = {}
@@ -212,10 +228,13 @@ def _read(path: Path) -> str:
 
 def bound_for(slot: int, max_files: int) -> CgroupBound | WatchdogBound:
     """The memory bound of a run in ``slot``: a cgroup where one can be made, else the watchdog
-    (always, with ``DISTILLERY_SANDBOX_MEMORY_BOUND=watchdog``)."""
+    (always, with ``DISTILLERY_SANDBOX_MEMORY_BOUND=watchdog``; ``off``: each process's rlimit only,
+    what bench/verify.py compares against)."""
     choice = os.environ.get("DISTILLERY_SANDBOX_MEMORY_BOUND", "auto")
-    if choice not in ("auto", "watchdog"):
-        raise ValueError(f"DISTILLERY_SANDBOX_MEMORY_BOUND={choice!r}: auto or watchdog")
+    if choice not in ("auto", "watchdog", "off"):
+        raise ValueError(f"DISTILLERY_SANDBOX_MEMORY_BOUND={choice!r}: auto, watchdog or off")
+    if choice == "off":
+        return Unbounded()
     parent = _cgroup_parent() if choice == "auto" else None
     if parent is None:
         return WatchdogBound(max_files)
