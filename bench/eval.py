@@ -7,6 +7,8 @@ answers); responses of ~12k characters of reasoning like a reasoning model's, a 
 a third wrong, a sixth truncated inside the reasoning, a sixth with an answer math-verify cannot parse.
 Code: 100 synthetic problems, half stdin and half call-based, 10 tests each; samples right (50%), wrong
 (30%), crashing (10%) or without a code block (10%); none hangs (a hang costs its 6 s time limit).
+Code, stdin only (issue 17): 16 samples x 100 problems x 10 stdin tests, graded the way it was before
+(one sandbox launch per test: bench/code_baseline.py) and now (one launch per program), same run.
 
     .venv/bin/python bench/eval.py [--processes 2] [--aime-samples 64] [--code-samples 16]
 """
@@ -21,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from distillery.evaluate.grading import grade_texts
+from distillery.evaluate.grading import grade_texts, grading_options
 from distillery.evaluate.passk import summarize
+from distillery.verify.pool import RULE_VERIFIERS, VerifyPool
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILLER = (
@@ -62,10 +65,10 @@ def aime_samples(problems: list[dict], n: int, seed: int = 0) -> tuple[list[dict
     return queries, texts
 
 
-def code_problems(n: int = 100) -> list[dict]:
+def code_problems(n: int = 100, stdin_only: bool = False) -> list[dict]:
     problems = []
     for i in range(n):
-        if i % 2:
+        if i % 2 or stdin_only:
             tests = [
                 {"input": f"{a} {a + i}\n", "output": f"{a * (a + i) + i}\n", "testtype": "stdin"} for a in range(10)
             ]
@@ -143,18 +146,45 @@ def run(name: str, queries: list[dict], texts: list[str], processes: int) -> dic
     }
 
 
+def stdin_before_after(problems: int, samples: int, processes: int) -> dict:
+    """samples/s of the per-test-launch baseline and of today's grader on the same load."""
+    queries, texts = code_samples(code_problems(problems, stdin_only=True), samples)
+    options = grading_options()
+    figures = {}
+    for name, target in (("before", "code_baseline:verify_code_per_test"), ("after", RULE_VERIFIERS["code"])):
+        with VerifyPool(processes, options=options, verifiers={**RULE_VERIFIERS, "code": target}) as pool:
+            pool.map(queries[: processes * 2], texts[: processes * 2])  # warm the workers
+            started = time.perf_counter()
+            marks = pool.map(queries, texts)
+            elapsed = time.perf_counter() - started
+        right = sum(m.passed for m in marks) / len(marks)
+        figures[name] = len(texts) / elapsed
+        print(
+            f"stdin {name:6s} {len(texts)} samples x 10 tests: {elapsed:6.1f} s = {figures[name]:6.1f} samples/s "
+            f"on {processes} processes (pass rate {right:.3f})",
+            flush=True,
+        )
+    figures["speedup"] = figures["after"] / figures["before"]
+    verdict = "PASS" if figures["speedup"] >= 5 else "FAIL"
+    print(f"{verdict}  stdin grading {figures['speedup']:.1f}x the per-test launches (target >= 5x)", flush=True)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--processes", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--aime-samples", type=int, default=64)
     parser.add_argument("--code-samples", type=int, default=16)
     parser.add_argument("--code-problems", type=int, default=100)
+    parser.add_argument("--stdin-problems", type=int, default=100, help="0: skip the before/after")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     figures = {
         "aime": run("aime", *aime_samples(aime_problems(), args.aime_samples), args.processes),
         "code": run("code", *code_samples(code_problems(args.code_problems), args.code_samples), args.processes),
     }
+    if args.stdin_problems:
+        figures["stdin"] = stdin_before_after(args.stdin_problems, args.code_samples, args.processes)
     expected = {
         "aime": sum(s % 6 < 2 for s in range(args.aime_samples)) / args.aime_samples,
         "code": sum(code_kind(s, args.code_samples) == "right" for s in range(args.code_samples)) / args.code_samples,

@@ -9,7 +9,7 @@ import pytest
 from conftest import read_jsonl, shared_file
 from distillery.core.canonical import qid
 from distillery.core.schema import BENCHMARK_ITEM, QUERY
-from distillery.queries.decontaminate import ExactIndex, decontaminate
+from distillery.queries.decontaminate import ExactIndex, decontaminate, exact_matches
 from distillery.queries.embeddings import aligned_vectors, embed_table, embed_texts, load_embedder
 
 EMBEDDER = {
@@ -67,6 +67,28 @@ def test_exact_index_finds_folded_containment_only():
     assert index.find("") is None
 
 
+WRAPPERS = [
+    "You are a patient tutor. Help the student with: {} Explain each step.",
+    "Homework set 3, question 2. {}",
+    "{}",
+]
+
+
+def test_short_items_are_found_inside_a_longer_text_unless_too_short():
+    index = ExactIndex(items(["Express $555_{10}$ in base $5$.", "Find x.", "Compute $1+2$."]))
+    for wrapper in WRAPPERS:
+        assert index.find(wrapper.format("express 555_{10} in BASE 5")) == ("bench", "bench-0")
+    assert index.find("Express 555 in base 5.") is None
+    # Too short to name a problem (2 words; 3 words but 11 characters): whole texts only.
+    assert index.find("find x") == ("bench", "bench-1")
+    assert index.find("Find x. Then find y.") is None
+    assert index.find("Compute $1+2$") == ("bench", "bench-2")
+    assert index.find("Compute $1+2+3$.") is None
+    assert index.short_report([("bench", "bench-0"), None]) == {
+        "bench": {"items": 3, "whole_text_only": 2, "matched": 1}
+    }
+
+
 def test_exact_and_semantic_rejects_name_item_and_similarity(embedder):
     bench = [
         "A train travels 120 km in 2 hours. What is its average speed in km/h?",
@@ -84,6 +106,14 @@ def test_exact_and_semantic_rejects_name_item_and_similarity(embedder):
     assert rows["bench-1"]["reason"] == "contaminated_semantic" and rows["bench-1"]["similarity"] > 0.9
     assert kept.column("messages").to_pylist()[0][0]["content"].startswith("Write a haiku")
     assert report["by_benchmark"] == {"bench": 2}
+
+
+def test_report_counts_short_items_and_which_were_found(embedder):
+    bench = ["Express $555_{10}$ in base $5$.", "Find x.", "How many positive divisors does 360 have?"]
+    texts = ["Homework set 3, question 2. Express $555_{10}$ in base $5$.", "Find x. Then find y."]
+    _, rejects, report = run(texts, bench, embedder)
+    assert {r["benchmark_item"]: r["reason"] for r in rejects.to_pylist()}["bench-0"] == "contaminated_exact"
+    assert report["short_items"] == {"bench": {"items": 3, "whole_text_only": 1, "matched": 1}}
 
 
 def test_threshold_trades_recall_for_precision(embedder):
@@ -162,3 +192,46 @@ def test_decontamination_on_real_benchmarks(embedder, capsys):
     assert recall_verbatim == 1.0
     assert recall >= 0.9
     assert precision >= 0.95
+
+
+BENCHMARKS = {  # as configs/paper.yaml declares them (LiveCodeBench and CodeContests from local samples)
+    "math500": ("math500.jsonl", "unique_id", "problem"),
+    "aime2024": ("aime2024.jsonl", "id", "problem"),
+    "aime2025": ("aime2025.jsonl", "id", "problem"),
+    "livecodebench": ("livecodebench_sample.jsonl", "question_id", "question_content"),
+    "codecontests": ("codecontests_test_lcbformat.jsonl", "question_id", "question_content"),
+}
+TRAINING = {  # each real training-query sample, mapped as a source
+    "math": ("math_queries.jsonl", {"prompt": "problem"}),
+    "code": ("code_queries.jsonl", {"prompt": "problem", "starter_code": "starter_code"}),
+    "science": ("science_queries.jsonl", {"prompt": "question", "options": "options"}),
+    "if": ("if_queries.jsonl", {"prompt": "prompt"}),
+    "chat": ("chat_queries.jsonl", {"turns": "turns"}),
+}
+
+
+@pytest.mark.realdata
+def test_short_real_benchmark_items_are_caught_wrapped_without_false_positives(capsys):
+    """MATH500's problems of under 8 folded words, wrapped in a prompt; and the real training queries."""
+    from distillery.queries.benchmark_items import load_benchmarks
+    from distillery.queries.sources import ingest
+
+    table = load_benchmarks(
+        {name: {"path": str(shared_file(f)), "id": i, "text": t} for name, (f, i, t) in BENCHMARKS.items()}
+    )
+    index = ExactIndex(table)
+    short = [r for r in table.to_pylist() if (r["benchmark"], r["item_id"]) in index.short]
+    for wrapper in WRAPPERS:
+        assert [index.find(wrapper.format(r["text"])) for r in short] == [(r["benchmark"], r["item_id"]) for r in short]
+    report = index.short_report([(r["benchmark"], r["item_id"]) for r in short])
+    assert report["math500"] == {"items": len(short), "whole_text_only": 0, "matched": len(short)} and len(short) >= 10
+
+    sources = [
+        {"name": name, "category": name, "path": str(shared_file(f)), "fields": {"meta": [], **fields}}
+        for name, (f, fields) in TRAINING.items()
+    ]
+    training = pa.concat_tables([ingest(source, 10**6)[0] for source in sources])
+    hits = [h for h in exact_matches(training, index) if h]
+    with capsys.disabled():
+        print(f"\n[short items] {report}; {len(training)} training queries, exact hits {hits}")
+    assert not [h for h in hits if h in index.short]  # the hits: old AIME problems that MATH500 reprints
