@@ -254,7 +254,7 @@ def _stdin_verdict(outcome: dict | None, expected_text: str, launch: sandbox.Run
     if status == "timeout":
         return False, "timed out"
     if status == "skipped":
-        return False, f"not run: {outcome.get('why', '')}"
+        return False, "not run: time budget spent"
     if status == "output_limit":
         return False, "output limit exceeded"
     if status == "signal" and outcome.get("signal") == 9 and launch is not None and launch.oom_kills:

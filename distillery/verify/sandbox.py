@@ -350,6 +350,7 @@ def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool, bound=None
     start-up, so it gets a small grace on top of the program's own limit."""
     tick = getattr(bound, "interval_s", None)
     start = time.perf_counter()
+    next_poll = start + (tick or 0)
     deadline = start + limits.timeout_s + 0.5
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     chunks = {out_fd: [], err_fd: []}
@@ -363,7 +364,8 @@ def _collect(proc: subprocess.Popen, limits: Limits, sandboxed: bool, bound=None
             if remaining <= 0:
                 reason = "timeout"
                 break
-            if tick is not None:
+            if tick is not None and time.perf_counter() >= next_poll:  # a short run is never polled
+                next_poll = time.perf_counter() + tick
                 reason = bound.poll(proc.pid)
                 if reason:
                     kill_tree(proc.pid)

@@ -14,27 +14,29 @@ not run.
 
 from __future__ import annotations
 
-import json
+import marshal
 from dataclasses import dataclass
 
 from distillery.verify import sandbox
 
-MARK = "@@distillery-test@@ "
+MARK = b"@@distillery-test@@"
 STACK_MB = 256  # compiled programs: deep recursion is common in contest solutions
 
-# Runs inside the sandbox (the system python3, -I -S -B).
+# Runs inside the sandbox (the system python3, -I -S -B). It imports only built-in modules (json,
+# traceback and re would cost more than all ten tests of a typical program): the spec comes in as
+# marshal (written by the host), results go out as a header line and the raw bytes, by length.
 RUNNER = r"""
-import builtins, json, os, resource, select, signal, sys, time, traceback
+import builtins, marshal, os, select, signal, sys, time
 MARK = %(mark)r
-spec = json.load(open("spec.json"))
+spec = marshal.loads(open("spec.bin", "rb").read())
 channel = os.dup(1)
 null = os.open("/dev/null", os.O_RDWR)
 for fd in (0, 1, 2):
     os.dup2(null, fd)
 
 
-def emit(obj):
-    data = (MARK + json.dumps(obj) + "\n").encode()
+def emit(header, *blobs):
+    data = MARK + b" " + header.encode() + b"\n" + b"".join(blobs)
     while data:
         data = data[os.write(channel, data):]
 
@@ -44,9 +46,10 @@ if spec["exec"] is None:
     try:
         program = compile(open("program.py", encoding="utf-8").read(), "/sandbox/main.py", "exec")
     except BaseException as e:
-        emit({"load": "error", "error": (type(e).__name__ + ": " + str(e))[:300]})
+        message = (type(e).__name__ + ": " + str(e))[:300].encode("utf-8", "replace")
+        emit("load error %%d" %% len(message), message)
         raise SystemExit(0)
-emit({"load": "ok"})
+emit("load ok 0")
 
 
 def child(infd, out_w, err_w):
@@ -56,6 +59,8 @@ def child(infd, out_w, err_w):
     os.dup2(err_w, 2)
     os.closerange(3, 65536)
     if program is None:
+        import resource
+
         stack = spec["stack_mb"] << 20
         resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
         os.execv(spec["exec"], [spec["exec"]])
@@ -74,7 +79,7 @@ def child(infd, out_w, err_w):
             print(e.code, file=sys.stderr)
             code = 1
     except BaseException:
-        traceback.print_exc()
+        sys.excepthook(*sys.exc_info())  # the built-in hook: importing traceback costs more than a test
         code = 1
     try:
         sys.stdout.flush()
@@ -86,9 +91,8 @@ def child(infd, out_w, err_w):
 
 def run(text, timeout):
     infd = os.memfd_create("input")
-    data = text.encode()
-    while data:
-        data = data[os.write(infd, data):]
+    while text:
+        text = text[os.write(infd, text):]
     os.lseek(infd, 0, os.SEEK_SET)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -124,6 +128,7 @@ def run(text, timeout):
                 chunks[fd].append(block)
         if status:
             break
+    done = 0
     if status is None:
         # the pipes are closed; the program itself may still run until its timer
         while True:
@@ -137,37 +142,71 @@ def run(text, timeout):
         os.killpg(pid, signal.SIGKILL)  # the test's group: whatever it started
     except OSError:
         pass
-    if status is not None or not done:
+    if not done:
         _, wait = os.waitpid(pid, 0)
     for fd in (out_r, err_r):
         os.close(fd)
-    outcome = {"wall": round(time.monotonic() - start, 4)}
+    wall = time.monotonic() - start
+    code = sig = -1
     if status is None:
         if os.WIFSIGNALED(wait):
-            status, outcome["signal"] = "signal", os.WTERMSIG(wait)
+            status, sig = "signal", os.WTERMSIG(wait)
         else:
             code = os.WEXITSTATUS(wait)
             status = "ok" if code == 0 else "exit"
-            outcome["exit"] = code
-    outcome["status"] = status
-    outcome["stdout"] = b"".join(chunks[out_r]).decode("utf-8", "replace")
-    outcome["stderr"] = b"".join(chunks[err_r])[-400:].decode("utf-8", "replace")
-    return outcome
+    out = b"".join(chunks[out_r])
+    err = b"".join(chunks[err_r])[-400:]
+    return "%%s %%d %%d %%.4f %%d %%d" %% (status, code, sig, wall, len(out), len(err)), out, err
 
 
 budget_end = time.monotonic() + spec["budget"]
 for i, text in zip(spec["indices"], spec["inputs"]):
     left = budget_end - time.monotonic()
     if left <= 0:
-        emit({"i": i, "status": "skipped", "why": "time budget spent"})
+        emit("%%d skipped -1 -1 0 0 0" %% i)
         continue
-    outcome = run(text, min(spec["timeout"], left))
-    outcome["i"] = i
-    emit(outcome)
-    if outcome["status"] == "timeout":
-        emit({"stop": i})
+    header, out, err = run(text, min(spec["timeout"], left))
+    emit("%%d %%s" %% (i, header), out, err)
+    if header.startswith("timeout"):
+        emit("stop %%d" %% i)
         break
 """ % {"mark": MARK}
+
+
+def parse_channel(data: bytes) -> tuple[str | None, str, dict[int, dict], bool]:
+    """(load status, load message, outcome per test, stopped after a timeout) from the runner's
+    channel; a record cut short (the launch died while writing) ends the parse."""
+    load, message, outcomes, stopped = None, "", {}, False
+    pos = 0
+    while True:
+        start = data.find(MARK + b" ", pos)
+        if start < 0:
+            break
+        eol = data.find(b"\n", start)
+        if eol < 0:
+            break
+        fields = data[start + len(MARK) + 1 : eol].decode("ascii", "replace").split()
+        pos = eol + 1
+        if fields[:1] == ["load"] and len(fields) == 3:
+            n = int(fields[2])
+            load, message, pos = fields[1], data[pos : pos + n].decode("utf-8", "replace"), pos + n
+        elif fields[:1] == ["stop"]:
+            stopped = True
+        elif len(fields) == 7:
+            i, status, code, sig, wall, n_out, n_err = fields
+            n_out, n_err = int(n_out), int(n_err)
+            if pos + n_out + n_err > len(data):
+                break
+            outcomes[int(i)] = {
+                "status": status,
+                "exit": int(code),
+                "signal": int(sig),
+                "wall": float(wall),
+                "stdout": data[pos : pos + n_out].decode("utf-8", "replace"),
+                "stderr": data[pos + n_out : pos + n_out + n_err].decode("utf-8", "replace"),
+            }
+            pos += n_out + n_err
+    return load, message, outcomes, stopped
 
 
 @dataclass(frozen=True)
@@ -207,44 +246,31 @@ def run_tests(
             "budget": budget_s,
             "max_output": max_output_bytes,
             "indices": pending,
-            "inputs": [inputs[i] for i in pending],
+            "inputs": [inputs[i].encode("utf-8") for i in pending],
         }
         run = sandbox.run_python(
             RUNNER,
-            files={**files, "spec.json": json.dumps(spec)},
+            files={**files, "spec.bin": marshal.dumps(spec)},
             timeout_s=min(timeout_s * len(pending), budget_s) + 1.0,
             executables=executables,
             max_output_bytes=2 * max_output_bytes * len(pending) + (1 << 20),
             **options,
         )
-        seen, stopped, loaded = [], False, None
-        for line in run.stdout.split("\n"):
-            if not line.startswith(MARK):
-                continue
-            try:
-                obj = json.loads(line[len(MARK) :])
-            except ValueError:
-                continue
-            if "load" in obj:
-                loaded = obj
-            elif "stop" in obj:
-                stopped = True
-            elif obj.get("i") in inputs and obj["i"] not in outcomes:
-                outcomes[obj["i"]] = obj
-                seen.append(obj["i"])
-        if loaded is not None and loaded["load"] != "ok":
+        load, message, found, stopped = parse_channel(run.stdout_bytes)
+        if load is not None and load != "ok":
             for i in pending:
-                outcomes[i] = {"i": i, "status": "load", "stderr": loaded.get("error", "")}
+                outcomes[i] = {"status": "load", "stderr": message}
             break
+        outcomes.update((i, found[i]) for i in pending if i in found)
         rest = [i for i in pending if i not in outcomes]
         if stopped or not rest:
             break
         # the launch died on rest[0] (memory bound, a crash of the runner): that test fails
-        outcomes[rest[0]] = {"i": rest[0], "status": "died", "stderr": run.killed_reason or run.stderr[-300:]}
+        outcomes[rest[0]] = {"status": "died", "stderr": run.killed_reason or run.stderr[-300:]}
         pending = rest[1:]
         budget_s -= run.wall_s
         if budget_s <= 0:
             for i in pending:
-                outcomes[i] = {"i": i, "status": "skipped", "why": "time budget spent"}
+                outcomes[i] = {"status": "skipped"}
             break
     return outcomes, run
