@@ -314,3 +314,14 @@ int main() {
     query["reference"]["solution"] = f"```cpp\n{vupsen}```"
     result = verify_code(query, _cpp(vupsen))
     assert not result.scorable and "passes no test exactly" in result.detail
+
+
+def test_concurrent_runs_of_one_process_share_nothing_but_the_rules():
+    """One run takes the process's launcher (born in its slot's cgroup), the others their own slots."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    program = "import sys, time\ntime.sleep(0.3)\nprint(sum(map(int, sys.stdin.read().split())))\n"
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda k: sandbox.run_python(program, stdin=f"{k} {k}"), range(8)))
+    assert [r.stdout for r in runs] == [f"{2 * k}\n" for k in range(8)]
+    assert all(r.ok and r.memory_bound == runs[0].memory_bound for r in runs)

@@ -13,9 +13,11 @@ One cgroup per sandbox uid slot, made once and reused: a slot runs one program a
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import signal
+import time
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -31,13 +33,25 @@ class CgroupBound:
         self._kills_before = 0
 
     def arm(self, limit_bytes: int) -> None:
+        """Sets the bound. The kernel refuses (EBUSY) a bound below what the group still holds, and
+        a finished run's tmpfs is released a little after its last process: so wait for it, a while."""
+        for attempt in range(40):
+            try:
+                self._set(limit_bytes)
+                break
+            except OSError as e:
+                if e.errno != errno.EBUSY or attempt == 39:
+                    raise
+                time.sleep(0.025)
+        self._kills_before = self.oom_kills()
+
+    def _set(self, limit_bytes: int) -> None:
         if self.version == 1:
             (self.path / "memory.limit_in_bytes").write_text(str(limit_bytes))
             (self.path / "memory.max_usage_in_bytes").write_text("0")
         else:
             (self.path / "memory.max").write_text(str(limit_bytes))
             (self.path / "memory.swap.max").write_text("0")
-        self._kills_before = self.oom_kills()
 
     def join(self) -> None:
         """Runs in the forked child, before the uid drop: ``0`` is the writing process itself."""

@@ -45,7 +45,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distillery.verify.memory_bound import bound_for, kill_tree
+from distillery.verify.memory_bound import CgroupBound, WatchdogBound, bound_for, kill_tree
+from distillery.verify.slot_launcher import SlotLauncher
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,11 @@ def _enter(limits: Limits, bound, drop_uid: bool, uid: int) -> None:
 
 
 def _set_limits(limits: Limits, limit_procs: bool) -> None:
+    for which, value in _rlimits(limits, limit_procs):
+        resource.setrlimit(which, (value, value))
+
+
+def _rlimits(limits: Limits, limit_procs: bool) -> list[tuple[int, int]]:
     cpu = max(1, math.ceil(limits.timeout_s)) + 1
     pairs = [
         (resource.RLIMIT_CPU, cpu),
@@ -173,8 +179,7 @@ def _set_limits(limits: Limits, limit_procs: bool) -> None:
     ]
     if limit_procs:
         pairs.append((resource.RLIMIT_NPROC, limits.max_processes))
-    for which, value in pairs:
-        resource.setrlimit(which, (value, value))
+    return pairs
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -286,27 +291,40 @@ def _probe(bwrap: str, python: str, drop_uid: bool, uid_base: int) -> None:
         )
 
 
-def _launch(bwrap, command, *, stdin, files, limits, drop_uid, slot, executables=(), binds=()) -> RunResult:
-    """``slot``: the uid the run takes (when ``drop_uid``) and the name of its memory bound."""
+def _launch(
+    bwrap, command, *, stdin, files, limits, drop_uid, slot, executables=(), binds=(), launcher=None
+) -> RunResult:
+    """``slot``: the uid the run takes (when ``drop_uid``) and the name of its memory bound;
+    ``launcher``: the slot's launcher, already inside the bound (see :mod:`.slot_launcher`)."""
     fds = {name: _memfd(name, data) for name, data in files.items()}
-    stdin_fd = _memfd("stdin", stdin) if stdin else None
+    stdin_fd = _memfd("stdin", stdin) if stdin else os.open(os.devnull, os.O_RDONLY)
     bound = bound_for(slot, limits.max_files)
-    bound.arm(limits.memory_mb << 20)
     try:
-        proc = subprocess.Popen(
-            _bwrap_args(bwrap, limits, fds, executables, binds) + list(command),
-            stdin=stdin_fd if stdin_fd is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=tuple(fds.values()),
-            start_new_session=True,
-            preexec_fn=functools.partial(_enter, limits, bound, drop_uid, slot),
-        )
+        bound.arm(limits.memory_mb << 20)
+    except OSError as e:  # a cgroup that will not take the bound: this run is watched instead
+        log.warning("memory cgroup of slot %d refused the bound (%s): the watchdog bounds this run", slot, e)
+        bound, launcher = WatchdogBound(limits.max_files), None
+        bound.arm(limits.memory_mb << 20)
+    argv = _bwrap_args(bwrap, limits, fds, executables, binds) + list(command)
+    try:
+        proc = None
+        if launcher is not None:
+            rlimits = _rlimits(limits, drop_uid)
+            proc = launcher.launch(argv, fds, stdin_fd, slot if drop_uid else None, rlimits)
+        if proc is None:
+            proc = subprocess.Popen(
+                argv,
+                stdin=stdin_fd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=tuple(fds.values()),
+                start_new_session=True,
+                preexec_fn=functools.partial(_enter, limits, bound, drop_uid, slot),
+            )
     finally:
         for fd in fds.values():
             os.close(fd)
-        if stdin_fd is not None:
-            os.close(stdin_fd)
+        os.close(stdin_fd)
     return _collect(proc, limits, sandboxed=True, bound=bound)
 
 
@@ -503,21 +521,50 @@ def run_command(
         if not allow_unsandboxed:
             raise
         return _run_unsandboxed(command, payload, executables, stdin_b, limits, str(e))
+    run = functools.partial(
+        _launch,
+        bwrap,
+        command,
+        stdin=stdin_b,
+        files=payload,
+        limits=limits,
+        drop_uid=drop_uid,
+        executables=executables,
+        binds=binds,
+    )
+    launcher = _own_launcher(uid_base, uid_slots, max_files)
+    if launcher is not None and launcher.reserve():
+        try:
+            return run(slot=launcher.uid, launcher=launcher)
+        finally:
+            launcher.settle()
     slot = _acquire_slot(uid_base, uid_slots)
     try:
-        return _launch(
-            bwrap,
-            command,
-            stdin=stdin_b,
-            files=payload,
-            limits=limits,
-            drop_uid=drop_uid,
-            slot=slot.uid,
-            executables=executables,
-            binds=binds,
-        )
+        return run(slot=slot.uid)
     finally:
         slot.release()
+
+
+_LAUNCHERS: dict[tuple[int, int], SlotLauncher] = {}
+
+
+def _own_launcher(uid_base: int, uid_slots: int, max_files: int) -> SlotLauncher | None:
+    """This process's launcher, in the memory cgroup of a slot it keeps for its life; None where the
+    bound is not a cgroup (the watchdog adds nothing at launch)."""
+    key = (os.getpid(), uid_base)
+    launcher = _LAUNCHERS.get(key)
+    if launcher is not None and launcher.usable():
+        # the bound may have been chosen otherwise since (DISTILLERY_SANDBOX_MEMORY_BOUND)
+        return launcher if isinstance(bound_for(launcher.uid, max_files), CgroupBound) else None
+    if launcher is not None and launcher.broken:
+        return None  # once broken, this process takes the ordinary path
+    slot = _acquire_slot(uid_base, uid_slots)  # kept: the flock lives as long as the process
+    bound = bound_for(slot.uid, max_files)
+    if not isinstance(bound, CgroupBound):
+        slot.release()
+        return None
+    _LAUNCHERS[key] = SlotLauncher(slot.uid, bound.join)
+    return _LAUNCHERS[key]
 
 
 def _run_unsandboxed(command, payload, executables, stdin_b, limits, why) -> RunResult:
