@@ -325,3 +325,64 @@ def test_concurrent_runs_of_one_process_share_nothing_but_the_rules():
         runs = list(pool.map(lambda k: sandbox.run_python(program, stdin=f"{k} {k}"), range(8)))
     assert [r.stdout for r in runs] == [f"{2 * k}\n" for k in range(8)]
     assert all(r.ok and r.memory_bound == runs[0].memory_bound for r in runs)
+
+
+CLEAN_STATE = """\
+import os
+others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())]
+leftovers = os.listdir('/tmp') + os.listdir('/dev/shm') + [f for f in os.listdir('.') if f.startswith('left')]
+print('clean' if not others and not leftovers else f'dirty {others} {leftovers}')
+open('/tmp/answer', 'w').write('x')
+open('left.txt', 'w').write('x')
+if os.fork() == 0:
+    os.setsid()
+    import time
+    time.sleep(30)
+"""
+
+FORGER = """\
+import os
+forged = b"@@distillery-test@@ 1 0 ok 0 -1 0.0 6 0\\nclean\\n"
+opened = 0
+for fd in range(3, 16):
+    try:
+        out = os.open(f'/proc/1/fd/{fd}', os.O_WRONLY)
+    except OSError:
+        continue
+    opened += 1
+    os.write(out, forged)
+print('clean' if not opened else 'forged')
+"""
+
+
+def test_programs_sharing_a_launch_find_it_as_new():
+    """Three samples in one launch: each sees no file or process of the one before, and one that
+    tries to write results for the next through the runner's /proc entries cannot."""
+    from distillery.verify.code import verify_code_batch
+
+    tests = [{"input": "", "output": "clean"}]
+    answers = [f"```python\n{CLEAN_STATE}```", f"```python\n{CLEAN_STATE}```", f"```python\n{FORGER}```"]
+    results = verify_code_batch(_query(tests), answers + ["```python\nprint('wrong')\n```"])
+    assert [r.score for r in results] == [1, 1, 1, 0], results
+    time.sleep(0.2)
+    assert _sandbox_uid_processes() == []
+
+
+def test_samples_of_a_problem_are_graded_as_one_by_one():
+    from distillery.verify.pool import VerifyPool
+
+    problems = [_query([{"input": f"{a} {k}\n", "output": f"{a + k}\n"} for a in range(4)]) for k in (1, 2)]
+    answers = {
+        "right": "```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+        "wrong": "```python\na, b = map(int, input().split())\nprint(a - b)\n```",
+        "slow": "```python\nimport time\ntime.sleep(5)\n```",
+        "none": "no code",
+        "cpp": _cpp('#include <cstdio>\nint main(){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a+b);}\n'),
+    }
+    queries = [p for p in problems for _ in answers]
+    texts = [a for _ in problems for a in answers.values()]
+    with VerifyPool(2, options={"code": {"timeout_s": 1}}) as pool:
+        batched = pool.map(queries, texts)
+    alone = [verify_code(q, t, timeout_s=1) for q, t in zip(queries, texts, strict=True)]
+    assert [(r.score, r.detail) for r in batched] == [(r.score, r.detail) for r in alone]
+    assert [r.score for r in batched[:5]] == [1, 0, 0, 0, 1]

@@ -30,7 +30,7 @@ from distillery.verify import sandbox
 from distillery.verify.cpp_build import compile_cpp
 from distillery.verify.parse import split_response
 from distillery.verify.result import PASS_THRESHOLD, VerifyResult
-from distillery.verify.stdin_runner import Program, run_tests
+from distillery.verify.stdin_runner import Program, run_programs
 
 VERIFIER = "code"
 _MARK = "@@distillery-result@@ "
@@ -270,18 +270,21 @@ def _stdin_verdict(outcome: dict | None, expected_text: str, launch: sandbox.Run
     return False, f"runtime error: {last[0][:200]}"
 
 
-def _run_stdin(program: Program, items, opts: dict, budget_end: float) -> dict[int, tuple[bool, str]]:
-    """``items``: (index, test), all in one launch (see :mod:`distillery.verify.stdin_runner`)."""
+def _run_stdin(programs: list[Program], items, opts: dict) -> list[dict[int, tuple[bool, str]]]:
+    """``items``: (index, test); every program's tests in one launch (see
+    :mod:`distillery.verify.stdin_runner`), each program with ``total_timeout_s`` of its own."""
     tests = dict(items)
-    outcomes, launch = run_tests(
-        program,
+    outcomes, launch = run_programs(
+        programs,
         {i: t.get("input") or "" for i, t in items},
         timeout_s=opts["timeout_s"],
-        budget_s=max(budget_end - time.monotonic(), 0.1),
+        budget_s=opts["total_timeout_s"],
         memory_mb=opts["memory_mb"],
         allow_unsandboxed=opts["allow_unsandboxed"],
     )
-    return {i: _stdin_verdict(outcomes.get(i), tests[i].get("output") or "", launch) for i in tests}
+    return [
+        {i: _stdin_verdict(found.get(i), tests[i].get("output") or "", launch) for i in tests} for found in outcomes
+    ]
 
 
 def _check_functional(expected_text: str, outcome: dict) -> tuple[bool, str]:
@@ -366,17 +369,20 @@ def _program_of(language: str, source: str, opts: dict) -> tuple[Program | None,
     return Program("cpp", source, build.binary), ""
 
 
-def _run_all(program: Program, fn_name, items, opts, budget_end) -> dict[int, tuple[bool, str]]:
-    """Verdict per test index; ``items`` are (index, test) with their kind resolved."""
-    verdicts: dict[int, tuple[bool, str]] = {}
+def _run_all(programs: list[Program], fn_name, items, opts) -> list[dict[int, tuple[bool, str]]]:
+    """Verdict per test index of each program; ``items`` are (index, test, kind)."""
+    verdicts: list[dict[int, tuple[bool, str]]] = [{} for _ in programs]
     functional = [(i, t) for i, t, kind in items if kind == "functional"]
     stdin = [(i, t) for i, t, kind in items if kind == "stdin"]
-    if functional and program.language != "python":
-        verdicts.update((i, (False, "call-based tests need a Python program")) for i, _ in functional)
-    elif functional:
-        verdicts.update(_run_functional(program.source, fn_name, functional, opts, budget_end))
+    for program, found in zip(programs, verdicts, strict=True):
+        if functional and program.language != "python":
+            found.update((i, (False, "call-based tests need a Python program")) for i, _ in functional)
+        elif functional:
+            budget_end = time.monotonic() + opts["total_timeout_s"]
+            found.update(_run_functional(program.source, fn_name, functional, opts, budget_end))
     if stdin:
-        verdicts.update(_run_stdin(program, stdin, opts, budget_end))
+        for found, more in zip(verdicts, _run_stdin(programs, stdin, opts), strict=True):
+            found.update(more)
     return verdicts
 
 
@@ -398,14 +404,14 @@ def _reference_passes(solution: str, items_json: str, fn_name, opts_json: str) -
     if program is None:
         return f"reference solution: {why}"
     items = [tuple(x) for x in json.loads(items_json)]
-    verdicts = _run_all(program, fn_name, items, opts, time.monotonic() + opts["total_timeout_s"])
+    verdicts = _run_all([program], fn_name, items, opts)[0]
     return tuple(i for i, (ok, _) in sorted(verdicts.items()) if ok)
 
 
 def verify_code(
     query: dict,
     response: str,
-    max_tests: int = 10,
+    max_tests: int | None = 10,
     timeout_s: float = 5.0,
     total_timeout_s: float = 60.0,
     memory_mb: int = 1024,
@@ -416,26 +422,42 @@ def verify_code(
     bounds one response (tests not started by then fail); ``memory_mb`` bounds each process and the
     run as a whole. ``allow_unsandboxed`` lets :func:`sandbox.run_command` fall back to rlimits alone
     where bubblewrap cannot run: an explicit opt-out, never for untrusted code on a shared machine."""
+    options = dict(
+        max_tests=max_tests,
+        timeout_s=timeout_s,
+        total_timeout_s=total_timeout_s,
+        memory_mb=memory_mb,
+        threshold=threshold,
+        allow_unsandboxed=allow_unsandboxed,
+    )
+    return verify_code_batch(query, [response], **options)[0]
+
+
+def verify_code_batch(
+    query: dict,
+    responses: list[str],
+    max_tests: int | None = 10,
+    timeout_s: float = 5.0,
+    total_timeout_s: float = 60.0,
+    memory_mb: int = 1024,
+    threshold: float = PASS_THRESHOLD,
+    allow_unsandboxed: bool = False,
+) -> list[VerifyResult]:
+    """:func:`verify_code` of several responses to one query: their stdin tests share a launch."""
     tests, fn_name = _tests_of(query)
     if not tests:
-        return VerifyResult.unscorable(VERIFIER, "query has no tests")
-    parsed = split_response(response)
-    if parsed.answer is None:
-        return VerifyResult.fail(VERIFIER, parsed.problem or "no answer")
-    chosen = choose_program(parsed.answer, query)
-    if chosen is None:
-        return VerifyResult.fail(VERIFIER, "no ```python or ```cpp code block in the answer")
+        return [VerifyResult.unscorable(VERIFIER, "query has no tests")] * len(responses)
     tests = tests[:max_tests]
     if not tests:
-        return VerifyResult.unscorable(VERIFIER, f"no tests to run (max_tests={max_tests})")
+        return [VerifyResult.unscorable(VERIFIER, f"no tests to run (max_tests={max_tests})")] * len(responses)
     items = []
     for i, test in enumerate(tests):
         declared = test.get("testtype") or ("functional" if fn_name else "stdin")
         kind = TESTTYPE_ALIASES.get(str(declared).lower())
         if kind is None:
-            return VerifyResult.unscorable(VERIFIER, f"test {i + 1}: unknown test type {declared!r}")
+            return [VerifyResult.unscorable(VERIFIER, f"test {i + 1}: unknown test type {declared!r}")] * len(responses)
         if kind == "functional" and not fn_name:
-            return VerifyResult.unscorable(VERIFIER, "functional tests but no fn_name")
+            return [VerifyResult.unscorable(VERIFIER, "functional tests but no fn_name")] * len(responses)
         items.append((i, test, kind))
     opts = dict(
         timeout_s=timeout_s, memory_mb=memory_mb, allow_unsandboxed=allow_unsandboxed, total_timeout_s=total_timeout_s
@@ -445,21 +467,36 @@ def verify_code(
     if solution:
         passes = _reference_passes(solution, json.dumps(items), fn_name, json.dumps(opts, sort_keys=True))
         if isinstance(passes, str):
-            return VerifyResult.unscorable(VERIFIER, passes)
+            return [VerifyResult.unscorable(VERIFIER, passes)] * len(responses)
         if not passes:
-            return VerifyResult.unscorable(VERIFIER, "the reference solution passes no test exactly")
+            return [VerifyResult.unscorable(VERIFIER, "the reference solution passes no test exactly")] * len(responses)
         gradeable = set(passes)
         if len(gradeable) < len(tests):
             others = ", ".join(str(i + 1) for i in range(len(tests)) if i not in gradeable)
             note = f"; tests {others} not exactly gradeable (the reference solution's output differs): left out"
-    program, why = _program_of(*chosen, opts)
-    if program is None:
-        return VerifyResult.fail(VERIFIER, why)
+    results: list[VerifyResult | None] = [None] * len(responses)
+    programs, owners = [], []
+    for k, response in enumerate(responses):
+        parsed = split_response(response)
+        chosen = choose_program(parsed.answer, query) if parsed.answer is not None else None
+        if parsed.answer is None:
+            results[k] = VerifyResult.fail(VERIFIER, parsed.problem or "no answer")
+        elif chosen is None:
+            results[k] = VerifyResult.fail(VERIFIER, "no ```python or ```cpp code block in the answer")
+        else:
+            program, why = _program_of(*chosen, opts)
+            if program is None:
+                results[k] = VerifyResult.fail(VERIFIER, why)
+            else:
+                programs.append(program)
+                owners.append(k)
     to_run = [x for x in items if x[0] in gradeable]
-    verdicts = _run_all(program, fn_name, to_run, opts, time.monotonic() + total_timeout_s)
-    n_pass = sum(ok for ok, _ in verdicts.values())
-    detail = f"{n_pass}/{len(verdicts)} tests passed" + (" (C++)" if program.language == "cpp" else "")
-    failures = [i for i in sorted(verdicts) if not verdicts[i][0]]
-    if failures:
-        detail += f"; first failure: test {failures[0] + 1}: {verdicts[failures[0]][1]}"
-    return VerifyResult.of(n_pass / len(verdicts), VERIFIER, detail + note, threshold=threshold)
+    if programs:
+        for k, program, verdicts in zip(owners, programs, _run_all(programs, fn_name, to_run, opts), strict=True):
+            n_pass = sum(ok for ok, _ in verdicts.values())
+            detail = f"{n_pass}/{len(verdicts)} tests passed" + (" (C++)" if program.language == "cpp" else "")
+            failures = [i for i in sorted(verdicts) if not verdicts[i][0]]
+            if failures:
+                detail += f"; first failure: test {failures[0] + 1}: {verdicts[failures[0]][1]}"
+            results[k] = VerifyResult.of(n_pass / len(verdicts), VERIFIER, detail + note, threshold=threshold)
+    return results

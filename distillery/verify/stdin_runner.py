@@ -1,15 +1,20 @@
-"""All stdin/stdout tests of one program in one sandbox launch.
+"""All stdin/stdout tests of a problem's programs in one sandbox launch.
 
 A launch costs more than a test (bubblewrap, the uid slot, the interpreter), so a runner inside the
 sandbox runs every test itself: per test it forks, the child reads the test's input on fd 0 and
 runs the program (a Python program is executed in the already started interpreter, a compiled one
 is exec'd), and the runner enforces that test's timer and output cap and kills the test's process
-group. Only the inputs enter the sandbox; outputs come back on a channel the program cannot reach
-(the child's descriptors are closed) and are compared on the host.
+group. Only the inputs enter the sandbox; outputs come back on a channel the programs cannot reach
+(the children's descriptors are closed and the runner is not dumpable, so neither its /proc entries
+nor ptrace are open to them) and are compared on the host.
 
-A test that times out ends the run: the program is too slow for the problem (as a judge would rule
-it), and a program that hangs costs one timer, not one per test. Tests past the total budget are
-not run.
+Several programs of one problem (the samples of an evaluation) share a launch, one after the
+other: between two programs the runner, the namespace's pid 1, kills every other process in it and
+empties the writable folders, so that nothing of one program is left to the next.
+
+A test that times out ends its program's run: the program is too slow for the problem (as a judge
+would rule it), and a program that hangs costs one timer, not one per test. Tests past a program's
+budget are not run.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ channel = os.dup(1)
 null = os.open("/dev/null", os.O_RDWR)
 for fd in (0, 1, 2):
     os.dup2(null, fd)
+if len(spec["programs"]) > 1:  # no program may reach the channel through /proc/1 or ptrace
+    import ctypes
+
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
 
 
 def emit(header, *blobs):
@@ -42,15 +51,54 @@ def emit(header, *blobs):
         data = data[os.write(channel, data):]
 
 
-program = None
-if spec["exec"] is None:
+program = executable = None
+
+
+def load(entry):
+    global program, executable
+    program = executable = None
+    if entry["exec"] is not None:
+        executable = entry["exec"]
+        return None
     try:
-        program = compile(open("program.py", encoding="utf-8").read(), "/sandbox/main.py", "exec")
+        program = compile(open(entry["source"], encoding="utf-8").read(), "/sandbox/main.py", "exec")
     except BaseException as e:
-        message = (type(e).__name__ + ": " + str(e))[:300].encode("utf-8", "replace")
-        emit("load error %%d" %% len(message), message)
-        raise SystemExit(0)
-emit("load ok 0")
+        return (type(e).__name__ + ": " + str(e))[:300]
+
+
+def remove(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            for entry in os.scandir(path):
+                remove(entry.path)
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def reap():
+    # from the namespace's pid 1, kill(-1) is every other process in it; anywhere else (the unsandboxed
+    # fallback) it would be every process of the user: there only the test's group is killed
+    if os.getpid() == 1:
+        try:
+            os.kill(-1, SIGKILL)
+        except OSError:
+            pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+
+
+def clean():
+    reap()
+    for folder in ("/tmp", "/dev/shm", "/sandbox"):
+        for entry in os.scandir(folder):
+            if folder != "/sandbox" or entry.name not in spec["keep"]:
+                remove(entry.path)
 
 
 def child(infd, out_w, err_w):
@@ -59,12 +107,12 @@ def child(infd, out_w, err_w):
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     os.closerange(3, 65536)
-    if program is None:
+    if executable is not None:
         import resource
 
         stack = spec["stack_mb"] << 20
         resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
-        os.execv(spec["exec"], [spec["exec"]])
+        os.execv(executable, [executable])
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="replace", closefd=False)
     sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)
@@ -108,42 +156,48 @@ def run(text, timeout):
         os.close(fd)
     chunks = {out_r: [], err_r: []}
     size = {out_r: 0, err_r: 0}
-    open_fds = [out_r, err_r]
+    exited = os.pidfd_open(pid)
+    watched = [out_r, err_r, exited]
     status = None
     deadline = start + timeout
-    while open_fds:
+    # until the program exits (what it left running may hold the pipes open: not waited for)
+    while status is None and exited in watched:
         left = deadline - time.monotonic()
         if left <= 0:
             status = "timeout"
             break
-        for fd in select.select(open_fds, [], [], left)[0]:
-            block = os.read(fd, 1 << 16)
-            if not block:
-                open_fds.remove(fd)
-                continue
-            size[fd] += len(block)
-            if fd == out_r and size[fd] > spec["max_output"]:
-                status = "output_limit"
+        ready = select.select(watched, [], [], left)[0]
+        if exited in ready:
+            watched.remove(exited)
+            for fd in (out_r, err_r):  # what it wrote before it exited
+                os.set_blocking(fd, False)
+            ready = [fd for fd in watched if fd != exited]
+        for fd in ready:
+            while True:
+                try:
+                    block = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    break
+                if not block:
+                    watched.remove(fd)
+                    break
+                size[fd] += len(block)
+                if fd == out_r and size[fd] > spec["max_output"]:
+                    status = "output_limit"
+                    break
+                if fd == out_r or size[fd] <= 4096:
+                    chunks[fd].append(block)
+                if os.get_blocking(fd):
+                    break
+            if status:
                 break
-            if fd == out_r or size[fd] <= 4096:
-                chunks[fd].append(block)
-        if status:
-            break
-    done = 0
-    if status is None:
-        # the pipes are closed; the program itself may still run until its timer
-        exited = os.pidfd_open(pid)
-        select.select([exited], [], [], max(deadline - time.monotonic(), 0))
-        os.close(exited)
-        done, wait = os.waitpid(pid, os.WNOHANG)
-        if not done:
-            status = "timeout"
+    os.close(exited)
     try:
         os.killpg(pid, SIGKILL)  # the test's group: whatever it started
     except OSError:
         pass
-    if not done:
-        _, wait = os.waitpid(pid, 0)
+    _, wait = os.waitpid(pid, 0)
+    reap()
     for fd in (out_r, err_r):
         os.close(fd)
     wall = time.monotonic() - start
@@ -159,45 +213,59 @@ def run(text, timeout):
     return "%%s %%d %%d %%.4f %%d %%d" %% (status, code, sig, wall, len(out), len(err)), out, err
 
 
-budget_end = time.monotonic() + spec["budget"]
-for i, text in zip(spec["indices"], spec["inputs"]):
+current = stopped = None
+for p, i, text in spec["tests"]:
+    if p != current:
+        if current is not None:
+            clean()
+        current, stopped = p, False
+        failed = load(spec["programs"][p])
+        if failed:
+            message = failed.encode("utf-8", "replace")
+            emit("load %%d error %%d" %% (p, len(message)), message)
+            stopped = True
+            continue
+        emit("load %%d ok 0" %% p)
+        budget_end = time.monotonic() + spec["budget"]
+    if stopped:
+        continue
     left = budget_end - time.monotonic()
     if left <= 0:
-        emit("%%d skipped -1 -1 0 0 0" %% i)
+        emit("%%d %%d skipped -1 -1 0 0 0" %% (p, i))
         continue
     header, out, err = run(text, min(spec["timeout"], left))
-    emit("%%d %%s" %% (i, header), out, err)
+    emit("%%d %%d %%s" %% (p, i, header), out, err)
     if header.startswith("timeout"):
-        emit("stop %%d" %% i)
-        break
+        emit("stop %%d" %% p)
+        stopped = True
 """ % {"mark": MARK}
 
 
-def parse_channel(data: bytes) -> tuple[str | None, str, dict[int, dict], bool]:
-    """(load status, load message, outcome per test, stopped after a timeout) from the runner's
-    channel; a record cut short (the launch died while writing) ends the parse."""
-    load, message, outcomes, stopped = None, "", {}, False
+def parse_channel(data: bytes) -> tuple[dict[int, tuple[str, str]], dict[tuple[int, int], dict], set[int]]:
+    """From the runner's channel: per program its load status and message, per (program, test) its
+    outcome, and the programs stopped after a timeout; a record cut short (the launch died while
+    writing) ends the parse."""
+    loads, outcomes, stopped = {}, {}, set()
     pos = 0
     while True:
         start = data.find(MARK + b" ", pos)
-        if start < 0:
-            break
         eol = data.find(b"\n", start)
-        if eol < 0:
+        if start < 0 or eol < 0:
             break
         fields = data[start + len(MARK) + 1 : eol].decode("ascii", "replace").split()
         pos = eol + 1
-        if fields[:1] == ["load"] and len(fields) == 3:
-            n = int(fields[2])
-            load, message, pos = fields[1], data[pos : pos + n].decode("utf-8", "replace"), pos + n
-        elif fields[:1] == ["stop"]:
-            stopped = True
-        elif len(fields) == 7:
-            i, status, code, sig, wall, n_out, n_err = fields
+        if fields[:1] == ["load"] and len(fields) == 4:
+            n = int(fields[3])
+            loads[int(fields[1])] = (fields[2], data[pos : pos + n].decode("utf-8", "replace"))
+            pos += n
+        elif fields[:1] == ["stop"] and len(fields) == 2:
+            stopped.add(int(fields[1]))
+        elif len(fields) == 8:
+            p, i, status, code, sig, wall, n_out, n_err = fields
             n_out, n_err = int(n_out), int(n_err)
             if pos + n_out + n_err > len(data):
                 break
-            outcomes[int(i)] = {
+            outcomes[int(p), int(i)] = {
                 "status": status,
                 "exit": int(code),
                 "signal": int(sig),
@@ -206,71 +274,75 @@ def parse_channel(data: bytes) -> tuple[str | None, str, dict[int, dict], bool]:
                 "stderr": data[pos + n_out : pos + n_out + n_err].decode("utf-8", "replace"),
             }
             pos += n_out + n_err
-    return load, message, outcomes, stopped
+    return loads, outcomes, stopped
 
 
 @dataclass(frozen=True)
 class Program:
-    """What runs in the sandbox: Python source, or a compiled binary (exec'd as ``/sandbox/prog``)."""
+    """What runs in the sandbox: Python source, or a compiled binary (exec'd from ``/sandbox``)."""
 
     language: str
     source: str
     binary: bytes | None = None
 
 
-def run_tests(
-    program: Program,
+def run_programs(
+    programs: list[Program],
     inputs: dict[int, str],
     timeout_s: float,
     budget_s: float,
     max_output_bytes: int = 8 << 20,
     **options,
-) -> tuple[dict[int, dict], sandbox.RunResult | None]:
-    """Outcome per test index (``status``: ok, exit, signal, timeout, output_limit, skipped, plus the
-    program's ``stdout``); tests after a timeout are absent. Relaunches after a launch that died,
-    without the test it died on. Also the last launch's result (how its memory was bounded)."""
-    outcomes: dict[int, dict] = {}
-    pending = list(inputs)
+) -> tuple[list[dict[int, dict]], sandbox.RunResult | None]:
+    """Per program, the outcome of each test index (``status``: ok, exit, signal, timeout,
+    output_limit, skipped, load, died; the program's ``stdout``); tests after a program's timeout are
+    absent. ``budget_s`` is each program's. A launch that dies costs the test in progress; the rest
+    run in a new launch. Also the last launch's result (how its memory was bounded)."""
+    outcomes: list[dict[int, dict]] = [{} for _ in programs]
     files: dict[str, str | bytes] = {}
-    executables: tuple[str, ...] = ()
-    if program.binary is None:
-        files["program.py"] = program.source
-    else:
-        files["prog"], executables = program.binary, ("prog",)
+    executables = []
+    entries = []
+    for p, program in enumerate(programs):
+        if program.binary is None:
+            files[f"program{p}.py"] = program.source
+            entries.append({"exec": None, "source": f"program{p}.py"})
+        else:
+            files[f"program{p}"] = program.binary
+            executables.append(f"program{p}")
+            entries.append({"exec": f"{sandbox.WORKDIR}/program{p}", "source": None})
+    pending = [(p, i) for p in range(len(programs)) for i in inputs]
     run = None
     while pending:
         spec = {
-            "exec": None if program.binary is None else f"{sandbox.WORKDIR}/prog",
+            "programs": entries,
+            "keep": sorted(files) + ["spec.bin"],
             "stack_mb": STACK_MB,
             "timeout": timeout_s,
             "budget": budget_s,
             "max_output": max_output_bytes,
-            "indices": pending,
-            "inputs": [inputs[i].encode("utf-8") for i in pending],
+            "tests": [(p, i, inputs[i].encode("utf-8")) for p, i in pending],
         }
+        per_program = min(timeout_s * len(inputs), budget_s)
         run = sandbox.run_python(
             RUNNER,
             files={**files, "spec.bin": marshal.dumps(spec)},
-            timeout_s=min(timeout_s * len(pending), budget_s) + 1.0,
-            executables=executables,
-            max_output_bytes=2 * max_output_bytes * len(pending) + (1 << 20),
+            timeout_s=per_program * len({p for p, _ in pending}) + 1.0,
+            executables=tuple(executables),
+            max_output_bytes=min(2 * max_output_bytes * len(pending), 256 << 20) + (1 << 20),
             **options,
         )
-        load, message, found, stopped = parse_channel(run.stdout_bytes)
-        if load is not None and load != "ok":
-            for i in pending:
-                outcomes[i] = {"status": "load", "stderr": message}
+        loads, found, stopped = parse_channel(run.stdout_bytes)
+        rest = []
+        for p, i in pending:
+            if loads.get(p, ("ok",))[0] != "ok":
+                outcomes[p][i] = {"status": "load", "stderr": loads[p][1]}
+            elif (p, i) in found:
+                outcomes[p][i] = found[p, i]
+            elif p not in stopped:
+                rest.append((p, i))
+        if not rest:
             break
-        outcomes.update((i, found[i]) for i in pending if i in found)
-        rest = [i for i in pending if i not in outcomes]
-        if stopped or not rest:
-            break
-        # the launch died on rest[0] (memory bound, a crash of the runner): that test fails
-        outcomes[rest[0]] = {"status": "died", "stderr": run.killed_reason or run.stderr[-300:]}
+        # the launch died on rest[0] (its memory bound, a crash of the runner): that test fails
+        outcomes[rest[0][0]][rest[0][1]] = {"status": "died", "stderr": run.killed_reason or run.stderr[-300:]}
         pending = rest[1:]
-        budget_s -= run.wall_s
-        if budget_s <= 0:
-            for i in pending:
-                outcomes[i] = {"status": "skipped"}
-            break
     return outcomes, run
