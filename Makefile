@@ -1,5 +1,6 @@
 # make env: install the Debian packages it needs when missing (python3-venv; bubblewrap, the sandbox
-# of untrusted code, which runs it with Debian's /usr/bin/python3; slurmctld, slurmd, the SLURM client
+# of untrusted code, which runs it with Debian's /usr/bin/python3; g++, which compiles C++ answers in that
+# sandbox; slurmctld, slurmd, the SLURM client
 # commands and munge, a real single-node SLURM for tests/test_slurm.py) and create or update .venv
 # (idempotent: apt runs only when something is missing). make run: the whole workflow on config.yaml.
 # make test: the test suite. Versions are pinned in pyproject.toml only.
@@ -18,9 +19,9 @@ SLURM_BINS := /usr/sbin/slurmctld /usr/sbin/slurmd /usr/sbin/munged /usr/bin/sba
 
 sysdeps:
 	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null && command -v bwrap >/dev/null && test -x /usr/bin/python3 \
-		&& ls $(SLURM_BINS) >/dev/null 2>&1 || \
+		&& test -x /usr/bin/g++ && ls $(SLURM_BINS) >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv bubblewrap \
-			slurmctld slurmd slurm-client munge; }
+			g++ slurmctld slurmd slurm-client munge; }
 
 # torch goes first, from its pin, so that nothing pulls a CUDA build.
 $(VENV)/.installed: pyproject.toml

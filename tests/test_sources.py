@@ -78,7 +78,7 @@ def test_mcq_options_are_listed_and_index_answers_become_letters(tmp_path):
 
 def test_code_tests_from_json_string_and_nested_fn_name(tmp_path):
     tests = json.dumps([{"input": "[1, 2]", "output": "3", "testtype": "functional"}])
-    queries, _, _ = run(
+    queries, rejects, _ = run(
         tmp_path / "c.jsonl",
         [
             {
@@ -86,17 +86,22 @@ def test_code_tests_from_json_string_and_nested_fn_name(tmp_path):
                 "tests": tests,
                 "metadata": json.dumps({"func_name": "add"}),
                 "starter": "class Solution:\n    def add(self, xs):\n        ",
-            }
+                "solutions": ["class Solution:\n    def add(self, xs):\n        return sum(xs)\n", "other"],
+            },
+            {"q": "Subtract.", "tests": tests, "metadata": json.dumps({"func_name": "sub"}), "solutions": 7},
         ],
         "code",
         prompt="q",
         tests="tests",
         fn_name="metadata.func_name",
         starter_code="starter",
+        solution="solutions",
     )
     ref = queries[0]["reference"]
     assert ref["tests"] == [{"input": "[1, 2]", "output": "3", "testtype": "functional"}]
     assert ref["fn_name"] == "add"
+    assert ref["solution"].endswith("return sum(xs)\n")  # a list of solutions gives its first
+    assert len(queries) == 1 and [(r["row"], r["reason"]) for r in rejects] == [(2, "bad_type")]  # line 2
     # LeetCode's empty body (trailing indentation) is cut: the block ends at the signature
     assert queries[0]["messages"][0]["content"].endswith("```python\nclass Solution:\n    def add(self, xs):\n```")
 
