@@ -25,3 +25,51 @@ def test_batch_writer_publishes_only_on_success(tmp_path):
             w.write(pa.table({"x": [1]}, schema=schema))
             raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.parquet"]
+
+
+KILLED_WRITER = """
+import os, sys
+from pathlib import Path
+from distillery.core.artifacts import atomic_folder, atomic_path
+folder = Path(sys.argv[1])
+with atomic_path(folder / "cache.parquet") as tmp:
+    Path(tmp).write_bytes(b"x" * (1 << 20))
+    with atomic_folder(folder / "model") as staging:
+        (staging / "weights.bin").write_bytes(b"y" * 1024)
+        os.kill(os.getpid(), 9)
+"""
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
+    """A writer killed mid-write (SIGKILL: no cleanup runs) leaves its temporary file and folder; the
+    next process that writes into that folder removes them, and only them."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from distillery.plan import scratch_files
+
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], check=False)
+    assert done.returncode == -9
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 2 and all(".tmp-" in name for name in left), left
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    host = scratch_files._host()
+    keep = [
+        tmp_path / f".live.parquet.{host}.{sleeper.pid}.tmp-abc123",  # its writer still runs
+        tmp_path / f".remote.parquet.{socket.gethostname()}x.123.tmp-abc123",  # another host, recent
+        tmp_path / "unrelated.tmp-file",
+    ]
+    stale_remote = tmp_path / ".old.parquet.otherhost.123.tmp-abc123"
+    for path in [*keep, stale_remote]:
+        path.write_text("partial")
+    week_ago = time.time() - scratch_files.OTHER_HOST_AGE_S - 60
+    os.utime(stale_remote, (week_ago, week_ago))
+    try:
+        write_json({"ok": True}, tmp_path / "next.json")
+        names = {p.name for p in tmp_path.iterdir()}
+        assert names == {"next.json", *(p.name for p in keep)}, names
+    finally:
+        sleeper.kill()
+        sleeper.wait()

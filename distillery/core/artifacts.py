@@ -13,6 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from distillery.plan.scratch_files import scratch_prefix, sweep
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -28,7 +30,8 @@ def atomic_path(path: str | os.PathLike):
     of a group on a shared cluster file system)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    sweep(path.parent)  # what interrupted writers left here
+    fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(path), dir=path.parent)
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
@@ -74,7 +77,8 @@ def atomic_folder(path: str | os.PathLike, *, replace: bool = True):
     succeeds; nothing is left behind otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    sweep(path.parent)
+    staging = Path(tempfile.mkdtemp(prefix=scratch_prefix(path), dir=path.parent))
     try:
         yield staging
         publish_folder(staging, path, replace=replace)

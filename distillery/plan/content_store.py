@@ -24,13 +24,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from distillery.plan.scratch_files import scratch_prefix, sweep
+
 ACTIONS, OBJECTS = "actions", "objects"
 
 
 def _place(src: Path, dest: Path, *, link: bool) -> None:
     """``dest`` becomes a hard link to ``src`` (or a copy), atomically."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    sweep(dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(dest), dir=dest.parent)
     os.close(fd)
     os.unlink(tmp)
     try:
@@ -106,7 +109,8 @@ class ContentStore:
                 _place(self._object_path(tree["file"]), path, link=True)
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+            sweep(path.parent)
+            staging = Path(tempfile.mkdtemp(prefix=scratch_prefix(path), dir=path.parent))
             for rel, leaf in leaves(tree):
                 _place(self._object_path(leaf["file"]), staging / rel, link=True)
             if path.exists() or path.is_symlink():
