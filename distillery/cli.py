@@ -16,7 +16,10 @@ def _prep_report(args: argparse.Namespace) -> int:
     queries_dir = Path(args.results) / Path(paths.QUERIES).name
     final = queries_dir / "report.json"
     # The workflow's own report names exactly the current sources; otherwise show what exists so far.
-    summary = read_json(final) if final.exists() else prep_report.collect(*prep_report.discover(queries_dir))
+    if final.exists():
+        summary = read_json(final)
+    else:
+        summary = prep_report.collect(*prep_report.discover(queries_dir), max_reject_share=args.max_reject_share)
     if not summary["stages"]:
         print(
             f"no query-preparation reports under {queries_dir}: run `snakemake {paths.QUERIES}/clean.parquet`",
@@ -131,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("prep-report", help="what each query-preparation stage kept and removed")
     p.add_argument("--results", default=paths.RESULTS, help="the workflow's results directory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--max-reject-share",
+        type=float,
+        help="before the workflow's report exists: flag sources rejecting more than this share of their rows",
+    )
     p.set_defaults(func=_prep_report)
     p = sub.add_parser("verify", help="score responses with the verifier of their category")
     p.add_argument("input", help="JSONL or Parquet rows: the query columns (category, reference, ...) and a response")

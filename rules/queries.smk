@@ -160,6 +160,7 @@ rule query_report:
     conda:
         "../envs/cpu.yaml"
     params:
+        max_reject_share=config["ingest"]["max_reject_share"],
         code=code_fingerprint("query_report"),
     script:
         "../scripts/query_report.py"

@@ -23,4 +23,6 @@ with job_log(snakemake.log[0]) as log:
         report["rejected"],
         report["reasons"],
     )
+    if report["kept"] == 0:  # else ingest_batches has raised
+        log.warning("%s yields no query; it is optional", source["name"])
     write_json(report, snakemake.output.report)

@@ -7,7 +7,7 @@ with job_log(snakemake.log[0]) as log:
         stage: list(snakemake.input[stage]) if stage == "ingest" else [snakemake.input[stage]]
         for stage, _ in prep_report.STAGES
     }
-    summary = prep_report.collect(stages, snakemake.input.shards)
+    summary = prep_report.collect(stages, snakemake.input.shards, snakemake.params.max_reject_share)
     write_json(summary, snakemake.output.json)
     write_text(prep_report.to_markdown(summary), snakemake.output.markdown)
     if not summary["accounted"]:  # Snakemake deletes a failed job's outputs: the table goes to the log

@@ -159,7 +159,11 @@ def test_mapping_that_matches_no_row_is_an_error_naming_the_field(tmp_path):
 def test_missing_file_and_unknown_role_and_no_user_turn(tmp_path):
     with pytest.raises(SourceError, match="not found"):
         ingest(src(tmp_path / "nope.jsonl", prompt="p"), MAX)
-    rows = [{"m": [{"role": "narrator", "content": "Once"}]}, {"m": [{"role": "system", "content": "Hi"}]}]
+    rows = [
+        {"m": [{"role": "narrator", "content": "Once"}]},
+        {"m": [{"role": "system", "content": "Hi"}]},
+        {"m": [{"role": "user", "content": "Hi"}]},
+    ]
     _, rejects, _ = run(tmp_path / "r.jsonl", rows, "chat", messages="m")
     assert [r["reason"] for r in rejects] == ["unknown_role", "no_user_turn"]
 

@@ -83,6 +83,7 @@ def test_every_row_is_kept_or_rejected_with_a_reason(done):
     assert sum(len(s) for s in shards) == len(clean)
     report = json.loads((done / f"{Q}/report.json").read_text())
     assert report["accounted"] and report["stages"][0]["in"] == sum(lines.values())
+    assert report["max_reject_share"] == 0.5 and report["flagged_sources"] == []  # the toy sources pass
 
 
 def test_planted_problems_are_removed_by_their_stage_and_clean_rows_survive(done):
@@ -202,3 +203,12 @@ def test_editing_one_source_reruns_only_its_ingest(done):
     )
     jobs = planned_jobs(done, *PREP)
     assert jobs["ingest_source"] == 1 and "benchmark_items" not in jobs and "embed_benchmarks" not in jobs
+
+
+def test_a_source_that_yields_no_query_stops_its_ingest(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "data/queries/math.jsonl").write_text("\n")
+    proc = snakemake(workdir, f"{Q}/raw/toy_math.parquet", check=False)
+    log = (workdir / "logs/queries/ingest_source/toy_math.log").read_text()
+    assert proc.returncode != 0
+    assert "source 'toy_math' (data/queries/math.jsonl) yields no query: it has no rows" in log

@@ -24,11 +24,14 @@ def discover(queries_dir: str | Path) -> tuple[dict[str, list[Path]], Path | Non
     return {k: v for k, v in found.items() if v}, shards if shards.exists() else None
 
 
-def collect(stage_reports: dict[str, list[Path]], shards_report: Path | None = None) -> dict:
-    """One summary of the stages' reports, in pipeline order."""
+def collect(
+    stage_reports: dict[str, list[Path]], shards_report: Path | None = None, max_reject_share: float | None = None
+) -> dict:
+    """One summary of the stages' reports, in pipeline order; sources that reject more than
+    ``max_reject_share`` of their rows are flagged (``ingest.max_reject_share``; None: none are)."""
     stages = []
-    for stage, _ in STAGES:
-        reports = [read_json(p) for p in stage_reports.get(stage, [])]
+    by_stage = {stage: [read_json(p) for p in stage_reports.get(stage, [])] for stage, _ in STAGES}
+    for stage, reports in by_stage.items():
         if not reports:
             continue
         reasons: dict[str, int] = {}
@@ -46,7 +49,14 @@ def collect(stage_reports: dict[str, list[Path]], shards_report: Path | None = N
                 "reasons": dict(sorted(reasons.items())),
             }
         )
-    summary: dict = {"stages": stages}
+    summary: dict = {"stages": stages, "max_reject_share": max_reject_share, "flagged_sources": []}
+    if max_reject_share is not None:
+        summary["flagged_sources"] = [
+            {k: r[k] for k in ("source", "rows_read", "rejected", "reasons")}
+            | {"reject_share": round(r["rejected"] / r["rows_read"], 4)}
+            for r in by_stage["ingest"]
+            if r["rows_read"] and r["rejected"] / r["rows_read"] > max_reject_share
+        ]
     # Rows in = rows kept + rows rejected, along the whole chain.
     summary["accounted"] = all(a["kept"] == b["in"] for a, b in pairwise(stages)) and all(
         s["removed"] == sum(s["reasons"].values()) for s in stages
@@ -69,6 +79,14 @@ def to_markdown(summary: dict) -> str:
             f"{sh['total']} clean queries in {len(sh['shards'])} shards "
             f"({', '.join(str(n) for n in sh['shards'].values())}); by category: "
             + ", ".join(f"{k} {v}" for k, v in sh["by_category"].items())
+            + "."
+        )
+    for f in summary.get("flagged_sources", []):  # an older run's report.json has none
+        lines.append("")
+        lines.append(
+            f"WARNING: source {f['source']} rejected {f['rejected']} of its {f['rows_read']} rows "
+            f"({f['reject_share']:.0%}, more than ingest.max_reject_share {summary['max_reject_share']:.0%}): "
+            + ", ".join(f"{k} {v}" for k, v in f["reasons"].items())
             + "."
         )
     if not summary["accounted"]:

@@ -7,7 +7,11 @@ nothing is dropped silently (``rows_read == kept + rejected``).
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import json
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +40,33 @@ ROLE_ALIASES = {
 }
 
 
+# Why a row is rejected: every reason any ingest path gives, so that the README's list (generated from
+# this, see tests/test_bad_input.py) and the rejects files always mean the same.
+REJECT_REASONS = {
+    "invalid_utf8": "the line (or a Parquet string) is not UTF-8",
+    "invalid_json": "the line is not JSON (or nested too deeply to parse)",
+    "not_an_object": "the line is JSON but not an object (a list, string or number)",
+    "lone_surrogate": "a `\\uD800`-`\\uDFFF` escape without its other half (text that cannot be stored as UTF-8)",
+    "not_a_release_record": "`format: release`: not a conversation ending in an assistant response",
+    "bad_release_info": "`format: release`: the response's test_case or instruction_constrain is not JSON",
+    "missing_field": "the mapped conversation field (prompt, messages, conversations or turns) is absent or null",
+    "bad_message": "a messages/conversations entry is not an object with a role and a text",
+    "unknown_role": "a speaker that is none of system, user (human) or assistant (gpt, model, bot)",
+    "bad_type": "a field of the wrong type, e.g. text that is a number, or a null part of a content list",
+    "non_text_content": "a content part that is not text (an image, audio)",
+    "no_user_turn": "the conversation has no user message",
+    "too_long": "all turns together are longer than ingest.max_chars",
+    "bad_tests": "tests that are not a list of {input, output} with a known test type",
+    "bad_kwargs": "IFEval kwargs that are not a list of objects, one per instruction id",
+}
+
+
 class RowError(Exception):
-    """A row that cannot become a query; ``reason`` is a short machine-readable tag."""
+    """A row that cannot become a query; ``reason`` is one of :data:`REJECT_REASONS`."""
 
     def __init__(self, reason: str, detail: str):
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"undocumented reject reason {reason!r}: add it to REJECT_REASONS")
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -64,52 +91,167 @@ def read_rows(source: dict, base_dir: str | Path = ".") -> Iterator[RawRow]:
     """Rows of a source, numbered: JSONL line number (1-based), or table row index (0-based)."""
     if "path" in source:
         path = Path(base_dir, source["path"])
+        where = f"source {source['name']!r}: {path}"
         if not path.exists():
             raise SourceError(f"source {source['name']!r}: file not found: {path}")
         if path.suffix == ".parquet":
-            yield from _read_parquet(path)
+            yield from _read_parquet(path, where)
         elif path.name.endswith(JSONL_SUFFIXES):
-            yield from _read_jsonl(path)
+            yield from _read_jsonl(path, where)
         else:
-            raise SourceError(f"source {source['name']!r}: {path}: expected .jsonl(.gz|.zst) or .parquet")
+            raise SourceError(f"{where}: expected .jsonl(.gz|.zst) or .parquet")
     else:
         yield from _read_hf(source["name"], source["hf"])
 
 
-def _read_jsonl(path: Path) -> Iterator[RawRow]:
-    with open_binary(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield RawRow(
-                    lineno,
-                    None,
-                    line.decode("utf-8", "backslashreplace"),
-                    RowError("invalid_utf8", f"{path}:{lineno}: {e}"),
-                )
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as e:
-                yield RawRow(lineno, None, text, RowError("invalid_json", f"{path}:{lineno}: {e}"))
-                continue
-            if not isinstance(record, dict):
-                yield RawRow(
-                    lineno, None, text, RowError("not_an_object", f"{path}:{lineno}: a JSON {type(record).__name__}")
-                )
-                continue
-            yield RawRow(lineno, record)
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _read_parquet(path: Path) -> Iterator[RawRow]:
+def parse_json(text: str) -> Any:
+    """``json.loads`` for a source's text: a document nested deeper than the parser's stack is as unreadable
+    as a malformed one (JSONDecodeError), and text with half a surrogate pair could not be stored (RowError)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply to parse", text, 0) from None
+    if SURROGATE_ESCAPE.search(text):  # mostly emoji escaped as pairs
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise RowError("lone_surrogate", str(e)) from None
+    return value
+
+
+# A JSONL file must be UTF-8. Others are told by a byte-order mark, or (JSON starts with an ASCII
+# character) by the NUL bytes of the first character: RFC 4627, section 3.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32-LE"),  # before UTF-16-LE, whose mark starts it
+    (codecs.BOM_UTF32_BE, "UTF-32-BE"),
+    (codecs.BOM_UTF16_LE, "UTF-16-LE"),
+    (codecs.BOM_UTF16_BE, "UTF-16-BE"),
+)
+NUL_PATTERNS = (
+    (b"\0\0\0", 0, "UTF-32-BE"),
+    (b"\0\0\0", 1, "UTF-32-LE"),
+    (b"\0", 0, "UTF-16-BE"),
+    (b"\0", 1, "UTF-16-LE"),
+)
+SNIFF_BYTES = 1 << 16  # the start that tells a file not UTF-8 from a UTF-8 file with a few bad lines
+
+
+def _foreign_encoding(start: bytes) -> str | None:
+    for bom, encoding in BOMS:
+        if start.startswith(bom):
+            return f"{encoding} (by its byte-order mark)"
+    for nuls, at, encoding in NUL_PATTERNS:
+        if start[at : at + len(nuls)] == nuls:
+            return f"{encoding} (by the NUL bytes of its first character)"
+    return None
+
+
+def _check_encoding(head: list[tuple[int, bytes]], where: str) -> None:
+    """A file that is not UTF-8 is one error, not a reject per line (whose count would not even be
+    the file's): another encoding's mark, or a start mostly undecodable. A few bad lines in a UTF-8
+    file are row rejects."""
+    found = _foreign_encoding(b"".join(line for _, line in head)[:4])
+    if found:
+        raise SourceError(f"{where}: the file is {found}; JSONL must be UTF-8 (convert it, e.g. with iconv)")
+    lines = [(lineno, line) for lineno, line in head if line.strip()]
+    bad = []
+    for lineno, line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad.append((lineno, e))
+    if 2 * len(bad) > len(lines):
+        lineno, e = bad[0]
+        raise SourceError(
+            f"{where}: the file is not UTF-8: {len(bad)} of its first {len(lines)} lines are not "
+            f"(line {lineno}: byte 0x{e.object[e.start]:02X} at column {e.start + 1}); JSONL must be UTF-8 (convert it)"
+        )
+
+
+def _read_jsonl(path: Path, where: str) -> Iterator[RawRow]:
+    errors: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)  # gzip's, and I/O's
+    if path.name.endswith(".zst"):
+        import zstandard
+
+        errors += (zstandard.ZstdError,)
+    lineno = 0
+    try:
+        with open_binary(path) as f:
+            lines = enumerate(f, start=1)
+            head, size = [], 0
+            for lineno, line in lines:
+                head.append((lineno, line))
+                size += len(line)
+                if size >= SNIFF_BYTES:
+                    break
+            _check_encoding(head, where)
+            if head and head[0][1].startswith(codecs.BOM_UTF8):
+                head[0] = (1, head[0][1][len(codecs.BOM_UTF8) :])
+            for lineno, line in itertools.chain(head, lines):
+                if line.strip():
+                    yield _jsonl_row(path, lineno, line)
+    except errors as e:  # none of them names the file
+        raise SourceError(f"{where}: cannot read the file after {lineno} lines ({type(e).__name__}: {e})") from e
+
+
+def _jsonl_row(path: Path, lineno: int, line: bytes) -> RawRow:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        error = RowError("invalid_utf8", f"{path}:{lineno}: {e}")
+        return RawRow(lineno, None, line.decode("utf-8", "backslashreplace"), error)
+    try:
+        record = parse_json(text)
+    except json.JSONDecodeError as e:
+        return RawRow(lineno, None, text, RowError("invalid_json", f"{path}:{lineno}: {e}"))
+    except RowError as e:
+        return RawRow(lineno, None, text, RowError(e.reason, f"{path}:{lineno}: {e.detail}"))
+    if not isinstance(record, dict):
+        error = RowError("not_an_object", f"{path}:{lineno}: a JSON {type(record).__name__}")
+        return RawRow(lineno, None, text, error)
+    return RawRow(lineno, record)
+
+
+def _read_parquet(path: Path, where: str) -> Iterator[RawRow]:
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        for record in batch.to_pylist():
-            yield RawRow(row, record)
-            row += 1
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            yield from _parquet_rows(path, batch, row)
+            row += batch.num_rows
+    except (pa.ArrowException, OSError) as e:  # Arrow's errors know no file name
+        raise SourceError(f"{where}: cannot read the Parquet file after {row} rows ({type(e).__name__}: {e})") from e
+
+
+def _parquet_rows(path: Path, batch: pa.RecordBatch, first: int) -> Iterator[RawRow]:
+    try:
+        records = batch.to_pylist()
+    except UnicodeDecodeError:  # Arrow checks that strings are UTF-8 only when they are read: find the rows
+        yield from (_parquet_row(path, batch, i, first + i) for i in range(batch.num_rows))
+        return
+    yield from (RawRow(first + i, record) for i, record in enumerate(records))
+
+
+def _parquet_row(path: Path, batch: pa.RecordBatch, i: int, row: int) -> RawRow:
+    record, bad = {}, []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            record[name] = column[i].as_py()
+        except UnicodeDecodeError:
+            bad.append(name)
+            record[name] = _undecodable(column, i)
+    if not bad:
+        return RawRow(row, record)
+    error = RowError("invalid_utf8", f"{path} row {row}: column(s) {', '.join(bad)} not UTF-8")
+    return RawRow(row, None, json.dumps(_jsonable(record), ensure_ascii=False), error)
+
+
+def _undecodable(column: pa.Array, i: int) -> str | None:
+    """A string column's bytes as text, with the bad ones escaped; nested columns are left out."""
+    binary = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}.get(column.type)
+    return None if binary is None else column[i : i + 1].view(binary)[0].as_py().decode("utf-8", "backslashreplace")
 
 
 def _read_hf(name: str, spec: dict) -> Iterator[RawRow]:
@@ -141,7 +283,7 @@ def lookup(record: dict, path: str) -> Any:
     for key in path.split("."):
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = parse_json(value)
             except json.JSONDecodeError:
                 return MISSING
         if not isinstance(value, dict) or key not in value:
@@ -163,19 +305,24 @@ def _field(record: dict, fields: dict, name: str, required: bool = False) -> Any
 
 
 def _text(value: Any, what: str) -> str:
+    """The text as the source wrote it: anything else is a reject, never its ``str()``."""
     if isinstance(value, str):
         return value
     if isinstance(value, list):  # OpenAI content parts
-        parts = []
-        for part in value:
-            if isinstance(part, dict) and part.get("type") == "text":
-                parts.append(part.get("text", ""))
-            elif isinstance(part, dict):
-                raise RowError("non_text_content", f"{what}: content part of type {part.get('type')!r}")
-            else:
-                parts.append(str(part))
-        return "".join(parts)
+        return "".join(_part(part, f"{what} part {i}") for i, part in enumerate(value))
     raise RowError("bad_type", f"{what}: expected text, got {type(value).__name__}")
+
+
+def _part(part: Any, what: str) -> str:
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, dict):
+        raise RowError("bad_type", f"{what}: expected text or a text part, got {type(part).__name__}")
+    if part.get("type") != "text":
+        raise RowError("non_text_content", f"{what}: content part of type {part.get('type')!r}")
+    if not isinstance(part.get("text"), str):
+        raise RowError("bad_type", f"{what}: a text part whose text is {type(part.get('text')).__name__}")
+    return part["text"]
 
 
 def _role(raw: Any, what: str) -> str:
@@ -234,6 +381,9 @@ def _options(value: Any) -> list[str] | None:
         value = [value[k] for k in sorted(value)]
     if not isinstance(value, list):
         raise RowError("bad_type", f"options: expected a list, got {type(value).__name__}")
+    for i, v in enumerate(value):
+        if not isinstance(v, (str, int, float)):
+            raise RowError("bad_type", f"options[{i}]: expected text or a number, got {type(v).__name__}")
     return [str(v) for v in value]
 
 
@@ -242,7 +392,7 @@ def normalize_tests(value: Any, default_type: str | None) -> list[dict] | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = parse_json(value)
         except json.JSONDecodeError as e:
             raise RowError("bad_tests", f"tests: not JSON: {e}") from None
     if not isinstance(value, list):
@@ -265,7 +415,7 @@ def _kwargs(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = parse_json(value)
         except json.JSONDecodeError as e:
             raise RowError("bad_kwargs", f"kwargs: not JSON: {e}") from None
     if not isinstance(value, list) or not all(kw is None or isinstance(kw, dict) for kw in value):
@@ -279,7 +429,10 @@ def _string_list(value: Any, what: str) -> list[str] | None:
         return None
     if not isinstance(value, list):
         raise RowError("bad_type", f"{what}: expected a list, got {type(value).__name__}")
-    return [str(v) for v in value]
+    for i, v in enumerate(value):
+        if not isinstance(v, str):
+            raise RowError("bad_type", f"{what}[{i}]: expected text, got {type(v).__name__}")
+    return value
 
 
 def _solution(value: Any) -> str | None:
@@ -314,7 +467,7 @@ RELEASE_META = ("source", "category", "verify_score", "ppl", "model_name")
 def _decoded(value: Any, what: str) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
-            return json.loads(value)
+            return parse_json(value)
         except json.JSONDecodeError as e:
             raise RowError("bad_release_info", f"{what}: not JSON: {e}") from None
     return value
@@ -416,7 +569,7 @@ def ingest_batches(
     memory as Python objects; ``report`` (see :func:`new_report`) is filled in as rows go by."""
     kept: list[dict] = []
     rejects: list[dict] = []
-    first_missing = None
+    first_reject = None
     rows = read_rows(source, base_dir)
     if progress is not None:
         rows = progress(rows)
@@ -431,8 +584,8 @@ def ingest_batches(
         if error is not None:
             report["reasons"][error.reason] = report["reasons"].get(error.reason, 0) + 1
             report["rejected"] += 1
-            if error.reason == "missing_field" and first_missing is None:
-                first_missing = error.detail
+            if first_reject is None:
+                first_reject = (raw.row, error)
             record = raw.raw if raw.record is None else json.dumps(_jsonable(raw.record), ensure_ascii=False)
             rejects.append(
                 {
@@ -448,13 +601,31 @@ def ingest_batches(
             yield pa.Table.from_pylist(kept, schema=QUERY), pa.Table.from_pylist(rejects, schema=INGEST_REJECT)
             kept, rejects = [], []
 
-    if report["kept"] == 0 and report["rejected"] and report["reasons"].get("missing_field") == report["rejected"]:
+    report["reasons"] = dict(sorted(report["reasons"].items()))
+    if report["kept"] == 0:
+        _no_query(source, report, first_reject)
+    yield pa.Table.from_pylist(kept, schema=QUERY), pa.Table.from_pylist(rejects, schema=INGEST_REJECT)
+
+
+def _no_query(source: dict, report: dict, first_reject: tuple[int, RowError] | None) -> None:
+    """A source that yields nothing is a mistake (wrong file, encoding or mapping) unless the config says
+    it may be empty; a mapping that matches no row is one even then."""
+    name = source["name"]
+    if report["rejected"] and report["reasons"].get("missing_field") == report["rejected"]:
         raise SourceError(
-            f"source {source['name']!r}: every row lacks a mapped field ({first_missing}); "
+            f"source {name!r}: every row lacks a mapped field ({first_reject[1].detail}); "
             f"check sources[].fields in the config"
         )
-    report["reasons"] = dict(sorted(report["reasons"].items()))
-    yield pa.Table.from_pylist(kept, schema=QUERY), pa.Table.from_pylist(rejects, schema=INGEST_REJECT)
+    if source.get("optional"):
+        return
+    if report["rows_read"] == 0:
+        why = "it has no rows (an empty file, or only blank lines)"
+    else:
+        row, error = first_reject
+        reasons = ", ".join(f"{reason} {n}" for reason, n in report["reasons"].items())
+        why = f"every row is rejected ({reasons}; the first, row {row}: {error})"
+    where = source["path"] if "path" in source else f"hf {source['hf']['id']}"
+    raise SourceError(f"source {name!r} ({where}) yields no query: {why}; mark it `optional: true` if it may be empty")
 
 
 def new_report(source: dict) -> dict:
