@@ -106,10 +106,13 @@ def _read_jsonl(path: Path) -> Iterator[RawRow]:
 
 def _read_parquet(path: Path) -> Iterator[RawRow]:
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        for record in batch.to_pylist():
-            yield RawRow(row, record)
-            row += 1
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            for record in batch.to_pylist():
+                yield RawRow(row, record)
+                row += 1
+    except pa.ArrowException as e:  # "Parquet magic bytes not found in footer": no file named
+        raise SourceError(f"{path}: {e}") from e
 
 
 def _read_hf(name: str, spec: dict) -> Iterator[RawRow]:
