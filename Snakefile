@@ -1,14 +1,11 @@
 # Distillery: the distillation-source study (a-m-team, 2025, arXiv 2505.14464) as one workflow.
 # Rules are declarations; rules/<stage>.smk runs distillery/<stage>/. See docs/architecture.md.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 configfile: "config.yaml"
-
-
-validate(config, "schemas/config.schema.yaml")
 
 
 report: "report/workflow.rst"

@@ -11,10 +11,14 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.
 from distillery.plan import paths
 from distillery.plan.code_fingerprints import script_code_hash
 from distillery.plan.config_checks import check_config
+from distillery.plan.config_validation import validate_config
 from distillery.plan.early_cutoff import EarlyCutoff
 from distillery.plan.snakemake_patches import early_cutoff, index_concrete_producers
 
 index_concrete_producers()
+# The schema fills in the defaults; an error is a few lines naming the key (Snakemake's validate prints the
+# schema around it), and so is one of the checks a schema cannot make.
+validate_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 check_config(config)
 if config["store"]["enabled"]:
     early_cutoff(workflow, EarlyCutoff(config["store"]["path"], paths.DIGESTS))

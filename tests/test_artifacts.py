@@ -73,3 +73,30 @@ def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_full_disk_names_the_artifact(tmp_path, monkeypatch):
+    """A failed write() names no file ("[Errno 28] No space left on device"); pyarrow's neither."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    from distillery.core import artifacts
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full)
+    target = tmp_path / "results" / "t.parquet"
+    with pytest.raises(OSError, match=r"No space left on device: '.*results/t\.parquet'") as caught:
+        artifacts.write_parquet(pa.table({"x": [1]}), target)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert caught.value.__cause__.filename is None
+    with pytest.raises(OSError, match=r"'.*results/model'"):
+        with artifacts.atomic_folder(tmp_path / "results" / "model"):
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+    with pytest.raises(ConnectionResetError) as caught:  # not a storage error: as it was
+        with artifacts.atomic_path(tmp_path / "x.json"):
+            raise ConnectionResetError(errno.ECONNRESET, "reset")
+    assert caught.value.filename is None
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["results"]  # nothing half-written is left

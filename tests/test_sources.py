@@ -1,4 +1,5 @@
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -273,3 +274,33 @@ def test_a_release_file_is_a_query_source_whose_qids_meet_its_responses(tmp_path
     assert first["reference"]["fn_name"] == "add" and first["reference"]["tests"][0]["output"] == "3"
     assert json.loads(first["meta"])["release"] == {"source": "leetcode", "verify_score": 1.0, "ppl": 2.5}
     assert second["reference"]["tests"] == [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]
+
+
+def test_a_corrupt_or_truncated_file_is_an_error_naming_it(tmp_path):
+    """gzip's, zlib's, zstd's and Parquet's own errors name no file; the original stays chained."""
+    import gzip
+    import zlib
+
+    import zstandard
+
+    from distillery.core.release_records import scan
+
+    whole = gzip.compress(b'{"p": "One plus one?"}\n' * 2000)
+    damaged = bytearray(whole)
+    damaged[20:30] = b"x" * 10
+    files = {
+        "not.jsonl.gz": (b"plain text\n", gzip.BadGzipFile),
+        "cut.jsonl.gz": (whole[: len(whole) // 2], EOFError),
+        "damaged.jsonl.gz": (bytes(damaged), zlib.error),
+        "not.jsonl.zst": (b"plain text\n", zstandard.ZstdError),
+    }
+    for name, (data, cause) in files.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(SourceError, match=f"^source 's': {re.escape(str(tmp_path / name))}: ") as caught:
+            ingest(src(tmp_path / name, prompt="p"), MAX)
+        assert isinstance(caught.value.__cause__, cause)
+        with pytest.raises(cause, match=name):
+            list(scan(tmp_path / name))
+    (tmp_path / "not.parquet").write_bytes(b"PAR1 not a parquet file")
+    with pytest.raises(SourceError, match=f"{tmp_path / 'not.parquet'}: cannot read the Parquet file .*magic bytes"):
+        ingest(src(tmp_path / "not.parquet", prompt="p"), MAX)

@@ -45,6 +45,7 @@ def _tiny_model(folder, seed):
 def done(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
     _tiny_model(workdir / "students/tiny_teacher", 0)
+    (workdir / "released.jsonl").touch()  # the teacher's release: named, so it must exist; nothing distils here
     override = workdir / "eval.yaml"
     override.write_text(OVERRIDE)
     snakemake(workdir, *TARGETS, "--configfile", "config.yaml", str(override))

@@ -4,6 +4,7 @@ artifact, and with the permissions the umask gives (results are shared with a gr
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -22,6 +23,22 @@ def _umask() -> int:
     return mask
 
 
+# A full or failing disk: a failed write() names no file ("[Errno 28] No space left on device").
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+
+
+@contextlib.contextmanager
+def naming_artifact(path: str | os.PathLike):
+    """A storage error of the block that names no file is raised again naming ``path``, the artifact being
+    written (the original chained); other errors pass as they are."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno not in STORAGE_ERRNOS:
+            raise
+        raise OSError(e.errno, e.strerror, os.fspath(path)) from e
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """A temporary path beside ``path`` that becomes ``path`` only if the block succeeds.
@@ -34,9 +51,10 @@ def atomic_path(path: str | os.PathLike):
     fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(path), dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        yield tmp
-        os.replace(tmp, path)
+        with naming_artifact(path):
+            os.chmod(tmp, 0o666 & ~_umask())
+            yield tmp
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -80,8 +98,9 @@ def atomic_folder(path: str | os.PathLike, *, replace: bool = True):
     sweep(path.parent)
     staging = Path(tempfile.mkdtemp(prefix=scratch_prefix(path), dir=path.parent))
     try:
-        yield staging
-        publish_folder(staging, path, replace=replace)
+        with naming_artifact(path):
+            yield staging
+            publish_folder(staging, path, replace=replace)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -13,9 +13,11 @@ metadata: ``verify_score``, ``ppl``, ``model_name``, ...):
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,16 +77,27 @@ def release_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def open_binary(path: str | Path) -> io.BufferedIOBase:
-    """The file's decompressed bytes, streamed (``.gz``, ``.zst`` by name, anything else as it is)."""
+@contextlib.contextmanager
+def open_binary(path: str | Path) -> Iterator[io.BufferedIOBase]:
+    """The file's decompressed bytes, streamed (``.gz``, ``.zst`` by name, anything else as it is). A corrupt
+    or truncated file's error, raised while the block reads, names the file (gzip's and zstd's name none:
+    "Not a gzipped file", "zstd decompress error: Unknown frame descriptor"); the original is chained."""
     path = Path(path)
+    corrupt: tuple[type[Exception], ...] = (gzip.BadGzipFile, EOFError, zlib.error)
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.name.endswith(".zst"):
+        handle = gzip.open(path, "rb")
+    elif path.name.endswith(".zst"):
         import zstandard
 
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True), READ)
-    return open(path, "rb", buffering=READ)
+        corrupt += (zstandard.ZstdError,)
+        handle = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True), READ)
+    else:
+        handle = open(path, "rb", buffering=READ)
+    with handle:
+        try:
+            yield handle
+        except corrupt as e:
+            raise type(e)(f"{path}: {e}") from e
 
 
 def compressed(path: str | Path) -> bool:

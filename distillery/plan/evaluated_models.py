@@ -10,6 +10,7 @@ Every teacher's student (``evaluate.student_model``, by default the training sta
 from __future__ import annotations
 
 from distillery.core.paper_numbers import paper_teacher
+from distillery.plan.backend_settings import LOCAL_MODEL_BACKENDS
 from distillery.plan.paths import STUDENT_MODEL, built_by_workflow
 
 
@@ -65,4 +66,4 @@ def paper_models(config: dict, models: dict[str, dict]) -> dict[str, str]:
 def workflow_inputs(entry: dict) -> list[str]:
     """The model folder when the workflow builds it (a trained student, the converted local model) and the
     model runs locally: a rule input, so that it is built first and a rebuilt one is evaluated again."""
-    return built_by_workflow(entry["model"]) if entry["backend"] in ("transformers", "vllm") else []
+    return built_by_workflow(entry["model"]) if entry["backend"] in LOCAL_MODEL_BACKENDS else []

@@ -62,4 +62,9 @@ def built_by_workflow(*models: str) -> list[str]:
     """Those of ``models`` (model folders, tokenizers: config values) that the workflow builds itself, a
     converted local model or a trained student: inputs of the rules that use them, so that they are built
     first and a rebuilt one is used again."""
-    return sorted({m.rstrip("/") for m in models if m and m.startswith(f"{RESULTS}/")})
+    return sorted({m.rstrip("/") for m in models if m and is_built(m)})
+
+
+def is_built(path: str) -> bool:
+    """Whether the workflow builds ``path`` (a config value) itself, so that it need not exist yet."""
+    return path.startswith(f"{RESULTS}/")
