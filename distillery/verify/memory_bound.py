@@ -97,7 +97,7 @@ class WatchdogBound:
 
     def poll(self, pid: int) -> str | None:
         """The reason to kill the run now, or None."""
-        tree = _descendants(pid)
+        tree = descendants(pid)
         resident = 0
         for p in tree:
             try:
@@ -134,7 +134,7 @@ class Unbounded:
         return 0, None
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it, parents first."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
@@ -179,7 +179,7 @@ def _files_in_tmpfs(pid: int) -> int:
 
 
 def kill_tree(pid: int) -> None:
-    for p in reversed(_descendants(pid)):
+    for p in reversed(descendants(pid)):
         try:
             os.kill(p, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -45,7 +45,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distillery.verify.memory_bound import CgroupBound, WatchdogBound, bound_for, kill_tree
+from distillery.verify.memory_bound import CgroupBound, WatchdogBound, bound_for, descendants, kill_tree
 from distillery.verify.slot_launcher import SlotLauncher
 
 log = logging.getLogger(__name__)
@@ -328,24 +328,10 @@ def _launch(
     return _collect(proc, limits, sandboxed=True, bound=bound)
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(b")") + 2 :].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _kill_group(proc: subprocess.Popen) -> None:
     """Kills the sandboxed program first, so that bwrap reaps it and exits by itself; killing bwrap
     first would orphan the program's zombie to an init that may never reap it (RLIMIT_NPROC)."""
-    for child in _children(proc.pid):
+    for child in descendants(proc.pid)[1:]:
         try:
             os.kill(child, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
