@@ -252,6 +252,12 @@ def bound_for(slot: int, max_files: int) -> CgroupBound | WatchdogBound:
     parent = _cgroup_parent() if choice == "auto" else None
     if parent is None:
         return WatchdogBound(max_files)
-    path = parent[0] / f"slot-{slot}"
+    return _slot_cgroup(slot, *parent)
+
+
+@functools.lru_cache(maxsize=None)
+def _slot_cgroup(slot: int, parent: Path, version: int) -> CgroupBound:
+    """Made once per process and slot (a slot runs one program at a time, and ``arm`` resets it)."""
+    path = parent / f"slot-{slot}"
     path.mkdir(exist_ok=True)
-    return CgroupBound(path, parent[1])
+    return CgroupBound(path, version)
