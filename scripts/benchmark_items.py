@@ -4,7 +4,8 @@ from distillery.core.artifacts import write_parquet
 from distillery.core.runlog import job_log
 from distillery.queries.benchmark_items import load_benchmarks
 
-with job_log(snakemake.log[0]) as log:
-    items = load_benchmarks(snakemake.params.benchmarks)
-    log.info("items per benchmark: %s", dict(Counter(items.column("benchmark").to_pylist())))
-    write_parquet(items, snakemake.output[0])
+if __name__ == "__main__":
+    with job_log(snakemake.log[0]) as log:
+        items = load_benchmarks(snakemake.params.benchmarks)
+        log.info("items per benchmark: %s", dict(Counter(items.column("benchmark").to_pylist())))
+        write_parquet(items, snakemake.output[0])

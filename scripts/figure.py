@@ -1,6 +1,7 @@
 from distillery.analysis.figures.render import render
 from distillery.core.runlog import job_log
 
-with job_log(snakemake.log[0]):
-    p = snakemake.params
-    render(p.module, snakemake.input, p.teachers, p.style, snakemake.output)
+if __name__ == "__main__":
+    with job_log(snakemake.log[0]):
+        p = snakemake.params
+        render(p.module, snakemake.input, p.teachers, p.style, snakemake.output)

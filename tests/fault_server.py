@@ -29,11 +29,13 @@ class FaultServer:
         slow_s: float = 1.0,
         reasoning: bool = False,
         api_key: str | None = None,
-        status_for: dict[str, int] | None = None,
+        status_for: dict[str, int | tuple[int, str]] | None = None,
+        port: int = 0,
     ):
         """``slow_s`` must exceed the client's timeout; ``status_for`` answers a given name with a fixed status
-        every time (e.g. 400), to check that such errors are not retried; with ``api_key`` set, a wrong bearer
-        token gets a 401 whose body echoes the key, as a careless server might."""
+        (and message) every time (e.g. 400), to check that such errors are not retried; with ``api_key`` set, a
+        wrong bearer token gets a 401 whose body echoes the key, as a careless server might. ``port``: a given
+        one (0: any free)."""
         self.fault_rate = fault_rate
         self.max_faults = max_faults
         self.slow_s = slow_s
@@ -46,7 +48,7 @@ class FaultServer:
         self.bodies: list[dict] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -134,8 +136,10 @@ class FaultServer:
                     server.attempts[name] += 1
                     server.bodies.append(body)
                 if name in server.status_for:
-                    status = server.status_for[name]
-                    return self._send(status, {"error": {"message": f"bad request {name}", "code": status}})
+                    status, message = server.status_for[name], f"bad request {name}"
+                    if isinstance(status, tuple):
+                        status, message = status
+                    return self._send(status, {"error": {"message": message, "code": status}})
                 fault = server.fault(name, attempt)
                 if fault is not None:
                     with server._lock:

@@ -1,6 +1,8 @@
 """The OpenAI-compatible backend against a real server (`transformers serve` on a tiny random model) and against a
 server that fails on purpose; and the vLLM backend's result mapping."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -148,6 +150,16 @@ def test_bad_request_is_raised_not_retried():
     assert "request 7" not in server.attempts  # a failure stops the requests that had not started
 
 
+def test_a_prompt_over_the_context_is_a_rejected_attempt_not_a_failed_job():
+    too_long = "This model's maximum context length is 2048 tokens. However, your request has 5000 input tokens."
+    with FaultServer(fault_rate=0.0, status_for={"request 3": (400, too_long)}) as server:
+        backend = OpenAIBackend(server.base_url, "m", max_concurrency=2, backoff_s=0.01)
+        results = backend.generate(fault_requests(6))
+    assert server.attempts["request 3"] == 1  # never retried
+    assert results[3].finish_reason == "rejected" and results[3].text == "" and too_long in results[3].error
+    assert all(r.error is None and r.text.startswith("echo: request") for i, r in enumerate(results) if i != 3)
+
+
 def test_retries_are_bounded():
     with FaultServer(fault_rate=0.0, status_for={"request 0": 503}) as server:
         backend = OpenAIBackend(server.base_url, "m", max_retries=2, backoff_s=0.01)
@@ -174,11 +186,29 @@ def test_key_value_never_in_errors(monkeypatch):
     assert info.value.__cause__ is None and info.value.__context__ is None  # the client's error is not chained
 
 
-def test_connection_refused_is_retried_then_raised():
-    backend = OpenAIBackend(f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=1, backoff_s=0.01, timeout_s=2)
-    with pytest.raises(GenerationError, match="gave up after 2 attempts.*APIConnectionError"):
+def test_an_unreachable_server_is_waited_for_then_raised():
+    """Refused connections are not failed answers: tried again for server_wait_s however many tries that takes."""
+    backend = OpenAIBackend(
+        f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=1, backoff_s=0.01, timeout_s=2, server_wait_s=1.5
+    )
+    started = time.monotonic()
+    with pytest.raises(GenerationError, match=r"unreachable for \d+ s \(server_wait_s 1.5\).*APIConnectionError"):
         backend.generate(fault_requests(1))
-    assert backend.retries == 1
+    assert time.monotonic() - started >= 1.5 and backend.retries > 2  # more tries than max_retries allows
+
+
+def test_requests_wait_for_a_server_that_comes_back():
+    """A server down when the requests start (killed, restarting): each request is answered once it is back."""
+    port = free_port()
+    backend = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "m", max_concurrency=8, backoff_s=0.05, max_retries=0)
+    pool = ThreadPoolExecutor(1)
+    results = pool.submit(backend.generate, fault_requests(8))
+    time.sleep(3)  # longer than max_retries' backoff would ever wait
+    assert not results.done()
+    with FaultServer(fault_rate=0.0, port=port) as server:
+        answered = results.result(timeout=30)
+    assert [r.text for r in answered] == [f"echo: request {i}</s>" for i in range(8)]
+    assert dict(server.successes) == {f"request {i}": 1 for i in range(8)}
 
 
 def test_vllm_result_mapping_with_a_stand_in():

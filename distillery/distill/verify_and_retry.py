@@ -24,6 +24,7 @@ from distillery.generation.cache import GenerationCache
 from distillery.generation.scheduler import Feeding, Verification, stream_attempts
 from distillery.generation.streaming import EngineStream
 from distillery.verify.parse import split_response
+from distillery.verify.result import VerifyResult
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,14 @@ def distill(
         )
 
     def verify(items: list[int], results: list) -> list:
-        return verifier.score([queries[i] for i in items], [r.text for r in results])
+        """Refused requests (a prompt over the engine's context) are unscorable with the engine's reason: never
+        retried, since every attempt of the query would be refused the same way."""
+        verdicts = {j: VerifyResult.unscorable("engine", r.error) for j, r in enumerate(results) if r.error}
+        scored = [j for j in range(len(results)) if j not in verdicts]
+        if scored:
+            found = verifier.score([queries[items[j]] for j in scored], [results[j].text for j in scored])
+            verdicts.update(zip(scored, found, strict=True))
+        return [verdicts[j] for j in range(len(results))]
 
     attempts = stream_attempts(
         len(queries),
@@ -131,6 +139,7 @@ def shard_report(attempts: pa.Table, n_queries: int, counts: Counter, wall_s: fl
         "attempts": len(rows),
         "generated": counts["generated"],
         "cache_hits": counts["cache_hits"],
+        "rejected_by_engine": counts["rejected"],
         "accepted": sum(c["accepted"] for c in by_category.values()),
         "accepted_at_attempt": dict(sorted(accepted_at.items())),
         "by_category": dict(sorted(by_category.items())),
@@ -146,6 +155,7 @@ def summarize_reports(reports: list[dict]) -> dict:
     categories: dict[str, Counter] = defaultdict(Counter)
     for r in reports:
         total.update({k: r[k] for k in ("queries", "attempts", "generated", "cache_hits", "accepted")})
+        total["rejected_by_engine"] += r.get("rejected_by_engine", 0)
         total.update({f"tokens_{k}": v for k, v in r["tokens_generated"].items()})
         total["wall_s"] += r["wall_s"]
         accepted_at.update({int(k): v for k, v in r["accepted_at_attempt"].items()})

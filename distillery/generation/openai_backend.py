@@ -2,8 +2,10 @@
 
 One HTTP request per GenerationRequest (servers differ on ``n>1``: some ignore it), up to ``max_concurrency`` at
 once (a continuous-batching server is only busy with many sequences in flight); transient failures (429, 5xx,
-timeouts, dropped connections) are retried with exponential backoff and jitter so that a long generation run
-survives a flaky or overloaded server."""
+timeouts) are retried with exponential backoff and jitter so that a long generation run survives a flaky or
+overloaded server. A server that cannot be reached at all (killed, restarting, its SLURM job requeued) is
+waited for, up to ``server_wait_s``, however many tries that takes: a teacher server restarts in minutes
+(loading DeepSeek-R1 takes that long), and the job's requests go on when it is back."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 409, 429}  # and every 5xx
 MAX_BACKOFF_S = 60.0
+DOWN_POLL_S = 5.0  # how often a request looks again for a server that refused the connection
 LENGTH_REASONS = {"length", "max_tokens", "model_length"}
+TOO_LONG = ("maximum context length", "context_length_exceeded")
 # Sent when no key is configured, so that the client never falls back to OPENAI_API_KEY from the environment
 # and hands a real key to a local server.
 NO_KEY = "EMPTY"
@@ -42,6 +46,12 @@ def read_api_key(api_key_env: str | None) -> str:
             f"export {api_key_env}=... or set api_key_env to null for a server without keys"
         )
     return key
+
+
+def too_long(message: str) -> bool:
+    """A refusal of the prompt's length (vLLM's and OpenAI's words): that request can never succeed, unlike a
+    bad parameter or a wrong model name, which would fail every request and must stop the job."""
+    return any(words in message for words in TOO_LONG)
 
 
 def finish_reason(reason: str | None) -> str:
@@ -94,6 +104,7 @@ class OpenAIBackend:
         timeout_s: float = 600,
         max_retries: int = 6,
         backoff_s: float = 1.0,
+        server_wait_s: float = 1800,
         extra_body: dict | None = None,
         max_tokens_fields: tuple[str, ...] = ("max_tokens", "max_completion_tokens"),
         restore_stop: bool = False,
@@ -104,6 +115,7 @@ class OpenAIBackend:
         self.base_url = base_url
         self.max_concurrency = max(1, int(max_concurrency))
         self.max_retries = max_retries
+        self.server_wait_s = server_wait_s
         self.backoff_s = backoff_s
         self.extra_body = dict(extra_body or {})
         self.max_tokens_fields = tuple(max_tokens_fields)
@@ -150,35 +162,52 @@ class OpenAIBackend:
         import openai
 
         body = self._body(request)
-        for attempt in range(self.max_retries + 1):
+        failures, down_since, down_tries = 0, None, 0  # answers that were errors; the server unreachable since
+        while True:
             fatal = None
             try:
                 start = time.monotonic()
                 response = self._client.chat.completions.create(**body, extra_body=self.extra_body or None)
                 return self._result(response, request, time.monotonic() - start)
             except openai.APIStatusError as e:
+                if e.status_code == 400 and too_long(str(e.message)):  # this request only: the job goes on
+                    return GenerationResult.rejected(f"HTTP 400: {self._scrub(str(e.message))[:500]}")
                 if not (e.status_code in RETRYABLE_STATUS or e.status_code >= 500):
                     fatal = GenerationError(
                         f"{self.model_id} at {self.base_url}: HTTP {e.status_code} "
                         f"(not retried): {self._scrub(str(e.message))}"
                     )
                 error = f"HTTP {e.status_code}: {self._scrub(str(e.message))[:200]}"
-                retry_after = _retry_after(e.response)
-            except openai.APIConnectionError as e:  # timeouts included
+                retry_after, down_since, down_tries = _retry_after(e.response), None, 0
+                failures += 1
+            except openai.APITimeoutError as e:  # the server is there but did not answer in time
+                error, retry_after, down_since, down_tries = type(e).__name__, None, None, 0
+                failures += 1
+            except openai.APIConnectionError as e:  # nobody answers: wait for the server to come back
                 error, retry_after = type(e).__name__, None
+                down_since = time.monotonic() if down_since is None else down_since
+                down_tries += 1
             if fatal is not None:
                 raise fatal  # outside the handler: the client's error, which may quote the key, is not chained
-            if attempt == self.max_retries:
+            if failures > self.max_retries:
                 raise GenerationError(
-                    f"{self.model_id} at {self.base_url}: gave up after {attempt + 1} attempts, last error {error}"
+                    f"{self.model_id} at {self.base_url}: gave up after {failures} attempts, last error {error}"
                 )
-            delay = retry_after if retry_after is not None else self.backoff_s * 2**attempt
+            if down_since is not None:
+                down_s = time.monotonic() - down_since
+                if down_s > self.server_wait_s:
+                    raise GenerationError(
+                        f"{self.model_id} at {self.base_url}: unreachable for {down_s:.0f} s "
+                        f"(server_wait_s {self.server_wait_s:g}), last error {error}"
+                    )
+                delay = min(DOWN_POLL_S, self.backoff_s * 2 ** min(down_tries - 1, 10))
+            else:
+                delay = retry_after if retry_after is not None else self.backoff_s * 2 ** (failures - 1)
             delay = min(MAX_BACKOFF_S, delay) * random.uniform(0.5, 1.0)
             with self._lock:
                 self.retries += 1
-            log.warning("%s: %s, retry %d/%d in %.1fs", self.model_id, error, attempt + 1, self.max_retries, delay)
+            log.warning("%s: %s, retry in %.1fs", self.model_id, error, delay)
             time.sleep(delay)
-        raise AssertionError("unreachable")
 
     def _result(self, response, request: GenerationRequest, latency_s: float) -> GenerationResult:
         """Missing usage (some servers omit it) counts as 0 tokens rather than failing a finished generation.

@@ -164,8 +164,11 @@ def stream_attempts(
                 timeout = min(x for x in (due, POLL_S if waiting else None, float("inf")) if x is not None)
                 for ticket, result in stream.completed(None if timeout == float("inf") else timeout):
                     item, attempt = in_flight.pop(ticket)
-                    counts["generated"] += 1
-                    buffer.add(keys[item, attempt], result)
+                    if result.error is None:
+                        counts["generated"] += 1
+                        buffer.add(keys[item, attempt], result)
+                    else:  # refused by the engine: nothing to cache, the same request would be refused again
+                        counts["rejected"] += 1
                     complete(item, attempt, result, False)
             if waiting:
                 block = not in_flight and not fresh and not retries

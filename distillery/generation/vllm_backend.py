@@ -1,9 +1,20 @@
-"""vLLM's engine as a generation backend, for GPU nodes. Streaming (what the scheduler uses): requests are added
-to the engine one by one as the scheduler frees room, and the engine is stepped until some finish, so vLLM's
-continuous batching never runs dry between chunks. ``generate()`` (one ``LLM.chat`` call) stays for plain lists.
+"""vLLM's engine as a generation backend: in-process on a GPU node (envs/vllm.yaml), and on CPUs through vLLM's
+CPU build (``.venv-vllm``, see :mod:`distillery.generation.engine_python`), the same code on both.
 
-vLLM is imported inside ``__init__``: it installs only on GPU machines, and the rest of the package (and its
-tests) must import without it. What is worth testing without a GPU lives in the pure functions below."""
+Streaming (what the scheduler uses): each request is rendered with the model's chat template and queued by
+``LLM.enqueue_chat`` (vLLM's own rendering, not a raw prompt string), and the engine is stepped until some
+finish, so continuous batching never runs dry between chunks. Outputs are final-only: a running sequence's
+text is not rebuilt at every step. ``max_num_seqs`` bounds the sequences the engine runs at once (the rest
+wait in its queue holding no KV cache), so long reasoning sequences are not preempted and recomputed over and
+over. A request the engine refuses (a prompt longer than ``max_model_len``) becomes a rejected result with
+the engine's reason; the others go on.
+
+Seeds: vLLM gives each request its own generator, but the text still depends on the batch it ran in (the
+same seed gave another text alone than among 32 requests, on the CPU build). A seed names a sample; it
+does not reproduce one. Reruns are reproducible because the generation cache answers them.
+
+vLLM is imported inside ``__init__``: only the vLLM environment has it, and the rest of the package (and its
+tests) must import without it. The pure functions below are tested without it."""
 
 from __future__ import annotations
 
@@ -13,12 +24,14 @@ from distillery.core.model_resolution import resolve_model
 from distillery.generation.backend import GenerationRequest, GenerationResult
 from distillery.generation.streaming import EngineStream
 
-MAX_IN_FLIGHT = 1024  # vLLM queues what its scheduler cannot run yet; keeping some queued keeps it full
+MAX_IN_FLIGHT = 1024  # queued at the engine: enough waiting that a finished sequence is replaced at once
+MAX_NUM_SEQS = 256  # run at once, unless the config says (vllm.max_num_seqs): sized to the KV cache
 
 
 def sampling_kwargs(request: GenerationRequest) -> dict:
-    """``SamplingParams`` keywords for one request. The stop string stays in the text, as every backend of
-    ours returns it (``</answer>`` closes the answer the verifier reads)."""
+    """``SamplingParams`` keywords for one request (``output_kind`` is set where vLLM is imported). The stop
+    string stays in the text, as every backend of ours returns it (``</answer>`` closes the answer the
+    verifier reads)."""
     return {
         "temperature": request.temperature,
         "top_p": request.top_p,
@@ -33,7 +46,7 @@ def sampling_kwargs(request: GenerationRequest) -> dict:
 def result_from_vllm(output, latency_s: float = 0.0) -> GenerationResult:
     """One vLLM ``RequestOutput`` as a result; vLLM's finish reasons are "stop" (eos or a stop string),
     "length" and "abort", and an aborted request did not run out of tokens. The latency is from the request's
-    submission (streaming) or of the whole call (``generate``): per-request metrics are not in every version."""
+    submission."""
     completion = output.outputs[0]
     return GenerationResult(
         text=completion.text,
@@ -44,6 +57,12 @@ def result_from_vllm(output, latency_s: float = 0.0) -> GenerationResult:
     )
 
 
+def external_id(request_id: str) -> str:
+    """The id outputs carry: ``enqueue_chat`` returns the engine's internal id, which is ours (a counter) plus
+    a random suffix ("17-1a2b3c4d"; none with VLLM_DISABLE_REQUEST_ID_RANDOMIZATION)."""
+    return request_id.rsplit("-", 1)[0]
+
+
 class VLLMBackend:
     def __init__(
         self,
@@ -52,63 +71,75 @@ class VLLMBackend:
         pipeline_parallel_size: int = 1,
         dtype: str = "auto",
         max_model_len: int | None = None,
-        gpu_memory_utilization: float = 0.9,
+        max_num_seqs: int = MAX_NUM_SEQS,
         **engine_kwargs,
     ):
         from vllm import LLM, SamplingParams
+        from vllm.exceptions import VLLMValidationError
+        from vllm.sampling_params import RequestOutputKind
 
         self.model_id = model
-        self._sampling_params = SamplingParams
+        self._params = lambda request: SamplingParams(
+            **sampling_kwargs(request), output_kind=RequestOutputKind.FINAL_ONLY
+        )
+        self._refused = VLLMValidationError
         self.llm = LLM(
             model=resolve_model(model),
             tensor_parallel_size=tensor_parallel_size,
             pipeline_parallel_size=pipeline_parallel_size,
             dtype=dtype,
             max_model_len=max_model_len,
-            gpu_memory_utilization=gpu_memory_utilization,
+            max_num_seqs=max_num_seqs,
             **engine_kwargs,
         )
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """vLLM returns outputs in the order of its inputs."""
-        if not requests:
-            return []
-        params = [self._sampling_params(**sampling_kwargs(r)) for r in requests]
-        start = time.monotonic()
-        outputs = self.llm.chat([list(r.messages) for r in requests], params, use_tqdm=False)
-        latency_s = time.monotonic() - start
-        return [result_from_vllm(o, latency_s) for o in outputs]
+        """Results in the order of ``requests``, through the same stream (rejections included)."""
+        results: dict[int, GenerationResult] = {}
+        with self.open_stream(max(1, len(requests))) as stream:
+            for ticket, request in enumerate(requests):
+                stream.submit(ticket, request)
+            while len(results) < len(requests):
+                results.update(stream.completed(None))
+        return [results[i] for i in range(len(requests))]
 
     def open_stream(self, max_in_flight: int | None = None) -> "VLLMStream":
-        return VLLMStream(self.llm.llm_engine, self.llm.get_tokenizer(), self._sampling_params, max_in_flight)
+        return VLLMStream(self.llm, self._params, self._refused, max_in_flight)
 
 
 class VLLMStream(EngineStream):
-    """vLLM's ``LLMEngine`` fed request by request (``add_request``) and stepped (``step``) inside
-    :meth:`completed`, which is where the scheduler waits; the chat template is applied as ``LLM.chat`` does."""
+    """The engine fed request by request (``LLM.enqueue_chat``) and stepped inside :meth:`completed`, which is
+    where the scheduler waits."""
 
-    def __init__(self, engine, tokenizer, sampling_params, max_in_flight: int | None = None):
-        self.engine, self.tokenizer, self.sampling_params = engine, tokenizer, sampling_params
+    def __init__(self, llm, params, refused: type[Exception], max_in_flight: int | None = None):
+        self.llm, self.params, self.refused = llm, params, refused
         self.max_in_flight = max_in_flight or MAX_IN_FLIGHT
-        self._started: dict[str, float] = {}
+        self._tickets: dict[str, tuple[int, float]] = {}  # vLLM's request id -> (ticket, submitted at)
+        self._rejected: list[tuple[int, GenerationResult]] = []
 
     def submit(self, ticket: int, request: GenerationRequest) -> None:
-        prompt = self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
-        self._started[str(ticket)] = time.monotonic()
-        self.engine.add_request(str(ticket), prompt, self.sampling_params(**sampling_kwargs(request)))
+        started = time.monotonic()
+        try:
+            (request_id,) = self.llm.enqueue_chat([list(request.messages)], [self.params(request)], use_tqdm=False)
+        except self.refused as e:  # this request only (its prompt is too long): the shard goes on
+            self._rejected.append((ticket, GenerationResult.rejected(f"vllm: {e}")))
+            return
+        self._tickets[external_id(request_id)] = (ticket, started)
 
     def completed(self, timeout: float | None) -> list[tuple[int, GenerationResult]]:
+        done, self._rejected = self._rejected, []
         deadline = None if timeout is None else time.monotonic() + timeout
-        done = []
-        while not done and self.engine.has_unfinished_requests():
-            for output in self.engine.step():
+        engine = self.llm.llm_engine
+        while not done and engine.has_unfinished_requests():
+            for output in engine.step():
                 if output.finished:
-                    latency = time.monotonic() - self._started.pop(output.request_id)
-                    done.append((int(output.request_id), result_from_vllm(output, latency)))
+                    ticket, started = self._tickets.pop(output.request_id)
+                    done.append((ticket, result_from_vllm(output, time.monotonic() - started)))
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return done
 
     def close(self) -> None:
-        if self._started:
-            self.engine.abort_request(list(self._started))
+        if self._tickets:
+            self.llm.llm_engine.abort_request(list(self._tickets))
+            self._tickets.clear()
