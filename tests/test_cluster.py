@@ -69,6 +69,17 @@ def test_generation_env_is_the_one_every_backend_runs_in():
     assert env(["openai", "dataset"]) == env([]) == "../envs/cpu.yaml"
 
 
+def test_a_vllm_job_without_vllm_or_its_environment_is_told_how_to_get_one(monkeypatch, tmp_path):
+    """The project's environment has no vLLM (it has its own, .venv-vllm): a vllm-backend job re-executes there;
+    where that environment is missing too, the error says how to build it. Other backends run where they are."""
+    from distillery.generation.engine_python import VLLM_PYTHON_ENV, run_in_engine_python
+
+    monkeypatch.setenv(VLLM_PYTHON_ENV, str(tmp_path / "missing" / "python"))
+    run_in_engine_python("transformers")  # returns: nothing to re-execute
+    with pytest.raises(RuntimeError, match=r"backend vllm: .*missing/python does not exist; run `make env`"):
+        run_in_engine_python("vllm")
+
+
 def test_teacher_geometry():
     r1 = {"backend": "vllm", "nodes": 2, "vllm": {"tensor_parallel_size": 8, "pipeline_parallel_size": 2}}
     assert teacher_gpus_per_node(r1) == 8

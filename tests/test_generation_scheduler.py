@@ -167,3 +167,20 @@ def test_a_request_that_fails_for_good_stops_the_job_and_keeps_what_was_generate
     stored = {r["key"] for r in segment_rows(cache)}
     assert len(stored) >= 16 and cache.key(named_request(0, 0)) in stored  # flushed on the way out, not lost
     assert cache.key(named_request(20, 0)) not in stored
+
+
+def test_a_prompt_the_server_refuses_for_length_is_one_unscorable_attempt(tmp_path, verifier):
+    """The engine's refusal is not a response to verify, retry or cache: one attempt with the server's reason."""
+    queries = math_queries(4)
+    refused = queries[2]["messages"][-1]["content"]
+    cache = GenerationCache(tmp_path, "fault-model")
+    too_long = "This model's maximum context length is 2048 tokens. However, your request has 9000 input tokens."
+    with FaultServer(fault_rate=0.0, status_for={refused: (400, too_long)}) as server:
+        backend = OpenAIBackend(server.base_url, "fault-model", backoff_s=0.01)
+        table, report = distill(queries, TEACHER, lambda: backend.open_stream(4), cache, verifier, conversation)
+    assert server.attempts[refused] == 1
+    rows = [r for r in table.to_pylist() if r["qid"] == queries[2]["qid"]]
+    assert len(rows) == 1 and rows[0]["finish_reason"] == "rejected" and not rows[0]["scorable"]
+    assert rows[0]["verifier"] == "engine" and too_long in rows[0]["detail"]
+    assert report["rejected_by_engine"] == 1 and report["generated"] == len(table) - 1
+    assert len(segment_rows(cache)) == len(table) - 1  # the refusal is not cached

@@ -137,3 +137,18 @@ def test_sampler_repeats_a_seed_whatever_the_batch_and_generate_picks_its_draws(
     assert torch.equal(sample(3, 4)[1], other[0])
     greedy = model.generate(prompt[:1], max_new_tokens=16, do_sample=False, pad_token_id=0)
     assert not torch.equal(first, greedy), "generate() decoded greedily past the sampler"
+
+
+def test_auto_dtype_generates_in_float32_on_a_cpu(tmp_path):
+    """bfloat16 decodes slower than float32 on CPUs (bench/cpu_engines.py): "auto" does not keep a bf16
+    checkpoint's dtype there, while an explicit dtype is kept."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from conftest import tiny_llama_config, tiny_tokenizer
+    from distillery.generation.transformers_backend import TransformersBackend
+
+    LlamaForCausalLM(tiny_llama_config()).to(torch.bfloat16).save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    assert TransformersBackend.load(str(tmp_path), device="cpu").model.dtype == torch.float32
+    assert TransformersBackend.load(str(tmp_path), dtype="bfloat16", device="cpu").model.dtype == torch.bfloat16

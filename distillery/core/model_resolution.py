@@ -38,6 +38,17 @@ def checkpoint_dtype(dtype: str = "auto") -> str | torch.dtype:
     return "auto" if dtype == "auto" else getattr(torch, dtype)
 
 
+def generation_dtype(dtype: str, device: str) -> str | torch.dtype:
+    """The dtype a model generates in: "auto" is float32 on a CPU, where decoding is memory- and
+    sampling-bound and bfloat16 was slower on every CPU measured (native bf16 and AVX2 alike:
+    bench/cpu_engines.py), and the checkpoint's own dtype on an accelerator."""
+    import torch
+
+    if dtype == "auto" and device == "cpu":
+        return torch.float32
+    return checkpoint_dtype(dtype)
+
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 SAMPLED_BLOCKS, BLOCK_BYTES = 32, 1 << 16
 

@@ -9,7 +9,7 @@ from itertools import groupby
 import torch
 from transformers import LogitsProcessorList
 
-from distillery.core.model_resolution import checkpoint_dtype, resolve_device, resolve_model
+from distillery.core.model_resolution import generation_dtype, resolve_device, resolve_model
 from distillery.generation.backend import GenerationRequest, GenerationResult
 from distillery.generation.nucleus_sampling import NucleusSampler
 
@@ -33,8 +33,8 @@ class TransformersBackend:
     def load(cls, path: str, dtype: str = "auto", device: str = "auto", **kwargs) -> "TransformersBackend":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        location = resolve_model(path)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=checkpoint_dtype(dtype)).to(resolve_device(device))
+        location, device = resolve_model(path), resolve_device(device)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=generation_dtype(dtype, device)).to(device)
         return cls(model, AutoTokenizer.from_pretrained(location), model_id=path, **kwargs)
 
     def _stop_criteria(self, stop: tuple[str, ...]):
