@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 CASES = [(engine, dtype) for engine in ("transformers", "vllm") for dtype in ("bfloat16", "float32")]
 PROMPTS, NEW_TOKENS = 16, 48
+MARK = "cpu_engines: "  # the line of a case's figures among what its engine prints
 
 
 def measure(engine: str, dtype: str, model: str) -> dict:
@@ -61,7 +62,7 @@ def main() -> int:
     parser.add_argument("--one", nargs=2, metavar=("ENGINE", "DTYPE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(*args.one, args.model)))
+        print(MARK + json.dumps(measure(*args.one, args.model)))
         return 0
 
     from distillery.generation.engine_python import vllm_python
@@ -74,7 +75,8 @@ def main() -> int:
             proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO)
             if proc.returncode:
                 raise SystemExit(f"{engine} {dtype} {isa} failed:\n{proc.stderr[-3000:]}")
-            figures[f"{isa}/{engine}/{dtype}"] = result = json.loads(proc.stdout.strip().splitlines()[-1])
+            line = next(x for x in proc.stdout.splitlines() if x.startswith(MARK))
+            figures[f"{isa}/{engine}/{dtype}"] = result = json.loads(line[len(MARK) :])
             print(f"{isa:6s} {engine:12s} {dtype:8s} {result['tok_s']:6.1f} tok/s  (load {result['load_s']} s)")
     for isa in ("native", "avx2"):
         best = max((k for k in figures if k.startswith(isa)), key=lambda k: figures[k]["tok_s"])

@@ -38,10 +38,10 @@ def checkpoint_dtype(dtype: str = "auto") -> str | torch.dtype:
     return "auto" if dtype == "auto" else getattr(torch, dtype)
 
 
-def generation_dtype(dtype: str, device: str) -> str | torch.dtype:
-    """The dtype a model generates in: "auto" is float32 on a CPU, where decoding is memory- and
-    sampling-bound and bfloat16 was slower on every CPU measured (native bf16 and AVX2 alike:
-    bench/cpu_engines.py), and the checkpoint's own dtype on an accelerator."""
+def model_dtype(dtype: str, device: str) -> str | torch.dtype:
+    """The dtype a model runs in: "auto" is float32 on a CPU, where bfloat16 was slower on every CPU measured
+    (emulated without native bf16, and even with it for decoding: bench/cpu_engines.py), and the checkpoint's
+    own dtype on an accelerator."""
     import torch
 
     if dtype == "auto" and device == "cpu":

@@ -145,12 +145,12 @@ def score_responses(
 def load_model(name: str, dtype: str, device: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from distillery.core.model_resolution import checkpoint_dtype, resolve_device, resolve_model
+    from distillery.core.model_resolution import model_dtype, resolve_device, resolve_model
 
-    path = resolve_model(name)
+    path, device = resolve_model(name), resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=checkpoint_dtype(dtype))
-    return model.to(resolve_device(device)).eval(), tokenizer
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(dtype, device))
+    return model.to(device).eval(), tokenizer
 
 
 def perplexity_table(

@@ -9,7 +9,7 @@ from itertools import groupby
 import torch
 from transformers import LogitsProcessorList
 
-from distillery.core.model_resolution import generation_dtype, resolve_device, resolve_model
+from distillery.core.model_resolution import model_dtype, resolve_device, resolve_model
 from distillery.generation.backend import GenerationRequest, GenerationResult
 from distillery.generation.nucleus_sampling import NucleusSampler
 
@@ -34,7 +34,7 @@ class TransformersBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         location, device = resolve_model(path), resolve_device(device)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=generation_dtype(dtype, device)).to(device)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=model_dtype(dtype, device)).to(device)
         return cls(model, AutoTokenizer.from_pretrained(location), model_id=path, **kwargs)
 
     def _stop_criteria(self, stop: tuple[str, ...]):
