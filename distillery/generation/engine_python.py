@@ -7,7 +7,7 @@ starts in the project's environment and :func:`run_in_engine_python` replaces it
 script under vLLM's environment (``.venv-vllm`` beside the project's ``.venv``, which `make env` builds, or
 ``$DISTILLERY_VLLM_PYTHON``). Snakemake's script preamble puts its own search paths (the workflow and the
 project's site-packages) after that environment's, so the job finds vLLM's versions first and the workflow's
-package as before. Light: it runs before anything heavy is imported."""
+package as before."""
 
 from __future__ import annotations
 
