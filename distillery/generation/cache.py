@@ -1,9 +1,10 @@
 """Content-addressed cache of generations: nothing that was generated is ever generated twice.
 
-A generation's key hashes everything that determines it: the model's identity (name and revision),
-the exact conversation sent, the sampling parameters and the seed. It does not depend on the shard,
-the attempt number or the verify threshold, so re-sharding, a crash or a new threshold costs no
-generation.
+A generation's key hashes everything that names it: the model's identity (name and revision), the exact
+conversation sent, the sampling parameters and the seed. It does not depend on the shard, the attempt
+number or the verify threshold, so re-sharding, a crash or a new threshold costs no generation. The key
+names a sample; it does not make one reproducible: on vLLM (and any server that batches) the same seed can
+give another text among other requests. A rerun gives the same text because the cache answers it.
 
 Layout (safe with many SLURM jobs at once on a shared file system, and few files): one folder per
 model; what a job generates is buffered and written as one Parquet segment every ``flush_every``
