@@ -175,6 +175,7 @@ def main() -> int:
         "predicted_ratio": round(predicted, 3),
         "agreement": round(predicted / measured, 3),
     }
+    backend.shutdown()  # what vLLM says on its way out comes before the figures
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
