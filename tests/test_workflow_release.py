@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,7 +16,7 @@ import zstandard
 
 import tiny_run
 from analysis_fixture import save_tiny_model
-from workflow import REPO, copy_workflow, snakemake
+from workflow import copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -105,7 +104,6 @@ def write_releases(workdir) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def release_run(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("release"))
-    shutil.copytree(REPO / "configs", workdir / "configs")
     planted = write_releases(workdir)
     save_tiny_model(workdir / "tiny")
     (workdir / "release-test.yaml").write_text(

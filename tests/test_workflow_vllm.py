@@ -35,8 +35,8 @@ EVAL_SAMPLES = "results/eval/base/demo_math_easy/samples/00000-of-00001.parquet"
 MODEL = "results/models/gemma3-270m"
 ENGINE_STARTED = "Initializing a V1 LLM engine"  # vLLM's first line when it builds an engine
 DEPRECATED = "will be removed"  # vLLM: "Passing raw prompts to InputProcessor is deprecated and will be removed"
-# Two sequences at a time, so that results (and cache segments of two) come out one by one, and a kill
-# lands mid-shard; no judge, as in the other generation tests (chat and general are unscorable then).
+# Cache segments of two results, so that a kill lands mid-shard; no judge, as in the other generation tests
+# (chat and general are unscorable then).
 OVERRIDE = """shards: {num_shards: 8}
 distill: {judge: null, cache_dir: cache, flush_every: 2, flush_seconds: 5, verify_processes: 1}
 """
