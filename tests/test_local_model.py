@@ -112,7 +112,7 @@ def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp("local_model")
     out, log = root / "models" / "gemma3-270m", root / "logs" / "convert.log"
     stub = SimpleNamespace(output=[str(out)], log=[str(log)], threads=2, params=SimpleNamespace())
-    runpy.run_path(str(REPO / "scripts" / "local_model.py"), init_globals={"snakemake": stub})
+    runpy.run_path(str(REPO / "scripts" / "local_model.py"), {"snakemake": stub}, run_name="__main__")
     return out, log
 
 
