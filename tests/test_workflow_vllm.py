@@ -36,9 +36,10 @@ MODEL = "results/models/gemma3-270m"
 ENGINE_STARTED = "Initializing a V1 LLM engine"  # vLLM's first line when it builds an engine
 DEPRECATED = "will be removed"  # vLLM: "Passing raw prompts to InputProcessor is deprecated and will be removed"
 # Cache segments of two results, so that a kill lands mid-shard; no judge, as in the other generation tests
-# (chat and general are unscorable then).
+# (chat and general are unscorable then); three problems of the evaluation, once each.
 OVERRIDE = """shards: {num_shards: 8}
 distill: {judge: null, cache_dir: cache, flush_every: 2, flush_seconds: 5, verify_processes: 1}
+evaluate: {benchmarks: {demo_math_easy: {samples: 1, limit: 3}}}
 """
 LONG_QID = "long-query"
 
