@@ -21,12 +21,12 @@ REPORT = f"results/distill/served/{SHARD}.report.json"
 MODEL = "results/models/gemma3-270m"
 
 
-def teacher_config(base_url: str, cache_dir: str, flush_every: int = 64) -> str:
+def teacher_config(base_url: str, cache_dir: str) -> str:
     return (
         "teachers:\n"
         f"  - {{name: served, backend: openai, model: {MODEL}, temperature: 0, max_new_tokens: 12, max_attempts: 2,\n"
         f'     few_shot: true, stop: ["</answer>"], openai: {{base_url: "{base_url}", max_concurrency: 8}}}}\n'
-        f"distill: {{judge: null, cache_dir: {cache_dir}, flush_every: {flush_every}, flush_seconds: 5}}\n"
+        f"distill: {{judge: null, cache_dir: {cache_dir}, flush_every: 64, flush_seconds: 5}}\n"
         "shards: {num_shards: 4}\n"
     )
 
@@ -50,9 +50,9 @@ def served(tmp_path_factory):
         yield workdir, base_url
 
 
-def run_shard(workdir, base_url: str, cache_dir: str, *extra: str, flush_every: int = 64):
+def run_shard(workdir, base_url: str, cache_dir: str, *extra: str):
     override = workdir / f"{cache_dir}.yaml"
-    override.write_text(teacher_config(base_url, cache_dir, flush_every))
+    override.write_text(teacher_config(base_url, cache_dir))
     return snakemake(workdir, ATTEMPTS, "--configfile", "config.yaml", str(override), *extra)
 
 
